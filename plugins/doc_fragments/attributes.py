@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) osops.toolkit contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in C(check_mode) and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
+  idempotent:
+    description:
+      - When run twice in a row with the same arguments, the second run reports no change
+        (outside check mode). Where the cloud changes the state meanwhile, this can differ.
+"""
+
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - This action does not modify state.
+  diff_mode:
+    support: N/A
+    details:
+      - This action does not modify state.
+  idempotent:
+    support: full
+"""
+
+    CLOUD_GROUP = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/osops.toolkit.openstack) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - osops.toolkit.openstack
+"""

@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) osops.toolkit contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compute_service
+short_description: Enable, disable (with a reason) or force down a Nova compute service
+version_added: 0.1.0
+description:
+  - Takes a hypervisor out of scheduling with a reason an operator can read later
+    (C(openstack compute service list --long) shows it), puts it back, or marks its
+    service as forced down so that its instances can be evacuated.
+  - The host is matched exactly; C(compute-1) never matches C(compute-10).
+  - Uses the compute API at microversion 2.53 or newer (service updates by id).
+options:
+  host:
+    description:
+      - The host name of the service, as C(openstack compute service list) shows it.
+    type: str
+    required: true
+  binary:
+    description:
+      - The service binary.
+    type: str
+    default: nova-compute
+  status:
+    description:
+      - V(enabled) lets the scheduler place new instances on the host.
+      - V(disabled) keeps new instances off it; running instances stay where they are.
+      - When not set, the scheduling status is left as it is (useful with O(forced_down) alone).
+    type: str
+    choices: [enabled, disabled]
+  disabled_reason:
+    description:
+      - Why the service is disabled. Only with O(status=disabled).
+      - When omitted, a disabled service keeps the reason it already has.
+    type: str
+  forced_down:
+    description:
+      - V(true) marks the service down at once, without waiting for its heartbeats to stop.
+        Do this only when the host is really down (fenced); it is what allows
+        evacuating its instances.
+      - V(false) clears the mark once the host is back.
+      - When not set, the mark is left as it is.
+    type: bool
+extends_documentation_fragment:
+  - osops.toolkit.cloud
+  - osops.toolkit.attributes
+  - osops.toolkit.attributes.cloud_group
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+author:
+  - osops.toolkit maintainers
+seealso:
+  - module: osops.toolkit.hypervisor_info
+"""
+
+EXAMPLES = r"""
+- name: Keep new instances off compute-7 during its kernel upgrade
+  osops.toolkit.compute_service:
+    cloud: prod
+    host: compute-7
+    status: disabled
+    disabled_reason: "CHG-1234 kernel upgrade (alice)"
+
+- name: Put compute-7 back into scheduling
+  osops.toolkit.compute_service:
+    cloud: prod
+    host: compute-7
+    status: enabled
+
+- name: compute-9 is fenced and powered off; allow evacuating it
+  osops.toolkit.compute_service:
+    cloud: prod
+    host: compute-9
+    status: disabled
+    disabled_reason: "hardware failure, fenced"
+    forced_down: true
+"""
+
+RETURN = r"""
+service:
+  description: The service after the change (or as it would be, in check mode).
+  returned: success
+  type: dict
+  contains:
+    id:
+      description: Service id (a UUID with microversion 2.53 and newer).
+      type: str
+      sample: 0b3c6e8d-54c4-4d6e-9f4a-6f7bd1c0f3e2
+    host:
+      description: Host name.
+      type: str
+      sample: compute-7
+    binary:
+      description: Service binary.
+      type: str
+      sample: nova-compute
+    availability_zone:
+      description: The availability zone of the host.
+      type: str
+      sample: nova
+    status:
+      description: V(enabled) or V(disabled).
+      type: str
+      sample: disabled
+    state:
+      description: V(up) or V(down), from heartbeats (or forced down).
+      type: str
+      sample: up
+    disabled_reason:
+      description: Reason given when it was disabled; null when enabled.
+      type: str
+      sample: CHG-1234 kernel upgrade (alice)
+    forced_down:
+      description: Whether it is marked forced down.
+      type: bool
+      sample: false
+    updated_at:
+      description: Last heartbeat or update.
+      type: str
+      sample: "2026-11-22T05:10:11.000000"
+diff:
+  description: Status, reason and forced_down before and after.
+  returned: when changed and in diff mode
+  type: dict
+  sample: {"before": {"status": "enabled", "disabled_reason": null, "forced_down": false},
+           "after": {"status": "disabled", "disabled_reason": "maintenance", "forced_down": false}}
+"""
+
+from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import (
+    find_compute_service,
+    service_after,
+    service_to_dict,
+    wanted_service_state,
+)
+
+
+class ComputeServiceModule(CloudModule):
+    argument_spec = dict(
+        host=dict(type="str", required=True),
+        binary=dict(type="str", default="nova-compute"),
+        status=dict(type="str", choices=["enabled", "disabled"]),
+        disabled_reason=dict(type="str"),
+        forced_down=dict(type="bool"),
+    )
+    module_kwargs = dict(
+        required_one_of=[("status", "forced_down")],
+        supports_check_mode=True,
+    )
+
+    def run(self):
+        p = self.params
+        if p["disabled_reason"] is not None and p["status"] != "disabled":
+            self.fail("disabled_reason goes with status=disabled; a service that is enabled has no reason.")
+        compute = self.conn.compute
+        self.require_microversion(compute, "2.53", "Updating a compute service by id")
+
+        service = find_compute_service(compute, p["host"], p["binary"])
+        if service is None:
+            self.fail("No %s service runs on host %r. Check the exact name with "
+                      "'openstack compute service list --service %s'."
+                      % (p["binary"], p["host"], p["binary"]))
+
+        before = service_to_dict(service)
+        changes = wanted_service_state(before, p["status"], p["disabled_reason"], p["forced_down"])
+        after = service_after(before, changes)
+        self.results["service"] = after
+        if not changes:
+            return
+        self.results["changed"] = True
+        if self.ansible._diff:
+            keys = ("status", "disabled_reason", "forced_down")
+            self.results["diff"] = {
+                "before": dict((k, before[k]) for k in keys),
+                "after": dict((k, after[k]) for k in keys),
+            }
+        if self.check_mode:
+            return
+        updated = compute.update_service(service, **changes)
+        self.results["service"] = service_to_dict(updated, fallback=after)
+
+
+def main():
+    ComputeServiceModule()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Wait until the sandbox cloud can be used: every nova-compute up and mapped to cell1,
+one placement resource provider per compute, Ironic's conductor registered.
+
+Usage: ready.py HOST [HOST ...]   (the nova-compute host names that must be up)
+"""
+import os
+import subprocess
+import sys
+import time
+
+import openstack
+
+
+def _wait(what, probe, timeout):
+    deadline = time.time() + timeout
+    while True:
+        result = probe()
+        if result or time.time() > deadline:
+            return result
+        time.sleep(1)
+
+
+def main(hosts):
+    conn = openstack.connect(cloud="osbox")
+    expected = set(hosts)
+
+    def computes_up():
+        up = {s.host for s in conn.compute.services()
+              if s.binary == "nova-compute" and s.state == "up"}
+        return expected <= up
+
+    if not _wait("computes", computes_up, 180):
+        sys.exit("FAILED: nova-compute services not up: %s" % sorted(expected))
+    subprocess.run(os.environ["OSBOX_NOVA_MANAGE"].split() + ["cell_v2", "discover_hosts"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def providers():
+        return expected <= {rp.name for rp in conn.placement.resource_providers()}
+
+    if not _wait("providers", providers, 120):
+        sys.exit("FAILED: placement has no resource provider for every compute")
+
+    system = openstack.connect(cloud="osbox-system")
+    if not _wait("ironic", lambda: list(system.baremetal.drivers()), 60):
+        sys.exit("FAILED: the ironic conductor did not register")
+    print("ready: computes %s, ironic drivers up" % " ".join(sorted(expected)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
