@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import traceback
+from importlib import metadata
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     import openstack
-    import openstack.version
     from openstack import exceptions as sdk_exceptions
+    from openstack import utils as sdk_utils
     from openstack.config import loader as sdk_loader
     HAS_SDK = True
     SDK_IMPORT_ERROR = None
@@ -66,19 +67,16 @@ def _version_tuple(text):
 
 
 def sdk_error_message(error):
-    """One sentence for an SDK exception: what failed, HTTP status, request id."""
-    status = getattr(error, "status_code", None)
+    """One line for an openstacksdk or keystoneauth error, with HTTP status and request id."""
+    message = (getattr(error, "details", None) or str(error)).strip() or error.__class__.__name__
+    status = getattr(error, "status_code", None) or getattr(error, "http_status", None)
     request_id = getattr(error, "request_id", None)
-    details = getattr(error, "details", None) or str(error)
-    message = details.strip()
     extras = []
-    if status:
+    if status and str(status) not in message:
         extras.append("HTTP %s" % status)
-    if request_id:
+    if request_id and request_id not in message:
         extras.append("request id %s" % request_id)
-    if extras:
-        message = "%s (%s)" % (message, ", ".join(extras))
-    return message
+    return "%s (%s)" % (message, ", ".join(extras)) if extras else message
 
 
 def resolve_cloud_name(requested, environ=None, cloud_names=None):
@@ -107,6 +105,55 @@ def system_scoped_auth(auth):
     return scoped
 
 
+class CloudConnectError(Exception):
+    """The cloud could not be reached or logged in to; the message says why, for a user."""
+
+
+def _region_kwargs(params):
+    kwargs = dict((k, params[k]) for k in ("auth", "auth_type", "region_name", "interface", "api_timeout")
+                  if params.get(k) is not None)
+    for option, sdk_key in (("validate_certs", "verify"), ("ca_cert", "cacert"),
+                            ("client_cert", "cert"), ("client_key", "key")):
+        if params.get(option) is not None:
+            kwargs[sdk_key] = params[option]
+    return kwargs
+
+
+def cloud_region(params):
+    """The openstacksdk CloudRegion the connection options select (see cloud_argument_spec)."""
+    config = sdk_loader.OpenStackConfig()
+    cloud = params.get("cloud")
+    if isinstance(cloud, dict):
+        # a whole cloud configuration given inline, e.g. from a vault
+        return config.get_one(**dict(cloud))
+    names = config.get_cloud_names()
+    if cloud and cloud not in names:
+        raise CloudConnectError("Cloud %r is not defined in clouds.yaml (%s); defined: %s."
+                                % (cloud, config.config_filename or "no file found",
+                                   ", ".join(sorted(names)) or "none"))
+    return config.get_one(cloud=resolve_cloud_name(cloud, cloud_names=names), **_region_kwargs(params))
+
+
+def open_connection(region, system_scope=False):
+    """An authorized openstacksdk Connection for a CloudRegion, optionally system-scoped.
+
+    Raises CloudConnectError with the reason (HTTP status and request id included).
+    """
+    try:
+        if system_scope and not (region.config.get("auth") or {}).get("system_scope"):
+            # a fresh loader: the YAML and OS_* variables would merge the project scope back
+            scoped = dict(region.config, auth=system_scoped_auth(region.config.get("auth") or {}))
+            region = sdk_loader.OpenStackConfig(load_yaml_config=False, load_envvars=False).get_one(**scoped)
+        conn = openstack.connection.Connection(config=region, app_name="osops.toolkit")
+        conn.authorize()
+        return conn
+    except Exception as error:  # pylint: disable=broad-except
+        # keystoneauth raises its own exception types, openstacksdk its own
+        scope = " with a system-scoped token (Ironic needs one; see the notes of the cloud option)" \
+            if system_scope else ""
+        raise CloudConnectError("Could not log in to the cloud%s: %s" % (scope, sdk_error_message(error)))
+
+
 class CloudModule(object):
     """Subclass it, set ``argument_spec`` / ``module_kwargs``, write ``run()``.
 
@@ -126,9 +173,9 @@ class CloudModule(object):
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
         self.results = {"changed": False}
+        self._region = None
         self._conn = None
         self._system_conn = None
-        self._cloud_region = None
 
     # ------------------------------------------------------------------ helpers for run()
     def fail(self, msg, **kwargs):
@@ -143,24 +190,18 @@ class CloudModule(object):
     @property
     def conn(self):
         if self._conn is None:
-            self._conn = self._connect()
+            self._conn = self._connect(system_scope=False)
         return self._conn
 
     @property
     def system_conn(self):
-        """A system-scoped connection for Ironic; the configured one if it already is."""
+        """A system-scoped connection for Ironic (the same one when the cloud already is)."""
         if self._system_conn is None:
-            conn = self.conn
-            auth = dict(self._cloud_region.config.get("auth") or {})
-            if auth.get("system_scope"):
-                self._system_conn = conn
-            else:
-                self._system_conn = self._connect(auth_override=system_scoped_auth(auth))
+            self._system_conn = self._connect(system_scope=True)
         return self._system_conn
 
     def require_microversion(self, proxy, version, why):
         """Fail clearly when the service is older than a call needs."""
-        from openstack import utils as sdk_utils
         if not sdk_utils.supports_microversion(proxy, version):
             self.fail("%s needs the %s API at microversion %s or newer; this cloud does not offer it."
                       % (why, proxy.service_type, version))
@@ -181,61 +222,20 @@ class CloudModule(object):
         if not HAS_SDK:
             self.ansible.fail_json(msg=missing_required_lib("openstacksdk"),
                                    exception=SDK_IMPORT_ERROR)
-        found = _version_tuple(openstack.version.__version__)
-        if not SDK_MIN_VERSION <= found < SDK_MAX_VERSION:
+        installed = metadata.version("openstacksdk")
+        if not SDK_MIN_VERSION <= _version_tuple(installed) < SDK_MAX_VERSION:
             self.ansible.fail_json(
                 msg="openstacksdk %s is installed; this collection needs >=%s,<%s."
-                    % (openstack.version.__version__,
+                    % (installed,
                        ".".join(map(str, SDK_MIN_VERSION)), ".".join(map(str, SDK_MAX_VERSION))))
 
-    def _connect(self, auth_override=None):
-        p = self.params
+    def _connect(self, system_scope):
         try:
-            config = sdk_loader.OpenStackConfig()
-            cloud = p["cloud"]
-            if isinstance(cloud, dict):
-                # a whole cloud config given inline, e.g. from a vault
-                region = config.get_one(**dict(cloud))
-            else:
-                kwargs = dict(
-                    (k, p[k]) for k in ("auth", "auth_type", "region_name", "interface",
-                                        "api_timeout") if p[k] is not None)
-                for option, sdk_key in (("validate_certs", "verify"), ("ca_cert", "cacert"),
-                                        ("client_cert", "cert"), ("client_key", "key")):
-                    if p[option] is not None:
-                        kwargs[sdk_key] = p[option]
-                names = config.get_cloud_names()
-                name = resolve_cloud_name(cloud, cloud_names=names)
-                if cloud and cloud not in names:
-                    self.fail("Cloud %r is not defined in clouds.yaml (%s); defined: %s."
-                              % (cloud, ", ".join(config.config_filename and [config.config_filename] or ["none found"]),
-                                 ", ".join(sorted(names)) or "none"))
-                region = config.get_one(cloud=name, **kwargs)
-            if auth_override is not None:
-                # a fresh loader: the YAML and OS_* variables would merge the project scope back
-                scoped = dict(region.config, auth=auth_override)
-                region = sdk_loader.OpenStackConfig(load_yaml_config=False,
-                                                    load_envvars=False).get_one(**scoped)
-            self._cloud_region = self._cloud_region or region
-            conn = openstack.connection.Connection(config=region, app_name="osops.toolkit")
-            conn.authorize()
-            return conn
-        except Exception as error:  # pylint: disable=broad-except
-            # keystoneauth raises its own exception types, openstacksdk its own
-            scope = " with a system-scoped token (Ironic needs one: see the cloud option's notes)" \
-                if auth_override is not None else ""
-            message = sdk_error_message(error) if isinstance(error, sdk_exceptions.SDKException) \
-                else _keystoneauth_message(error)
-            self.fail("Could not log in to the cloud%s: %s" % (scope, message))
+            if self._region is None:
+                self._region = cloud_region(self.params)
+            return open_connection(self._region, system_scope=system_scope)
+        except CloudConnectError as error:
+            self.fail(str(error))
+        except sdk_exceptions.SDKException as error:  # a clouds.yaml the SDK cannot read
+            self.fail("Could not read the cloud configuration: %s" % sdk_error_message(error))
 
-
-def _keystoneauth_message(error):
-    status = getattr(error, "http_status", None)
-    request_id = getattr(error, "request_id", None)
-    message = str(error).strip() or error.__class__.__name__
-    extras = []
-    if status:
-        extras.append("HTTP %s" % status)
-    if request_id:
-        extras.append("request id %s" % request_id)
-    return "%s (%s)" % (message, ", ".join(extras)) if extras else message

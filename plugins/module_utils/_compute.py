@@ -5,6 +5,11 @@
 
 from __future__ import annotations
 
+try:
+    from openstack import exceptions as sdk_exceptions
+except ImportError:  # reported by CloudModule._check_sdk
+    sdk_exceptions = None
+
 SERVICE_FIELDS = ("status", "disabled_reason", "forced_down")
 
 
@@ -15,24 +20,44 @@ def find_compute_service(compute, host, binary="nova-compute"):
     return matches[0] if matches else None
 
 
-def service_to_dict(service, fallback=None):
-    """A plain dict of an SDK compute Service; ``fallback`` fills what the API left out."""
-    fallback = fallback or {}
+def update_compute_service(compute, service, body):
+    """PUT exactly ``body`` (from wanted_service_state) at microversion 2.53; the service after.
 
-    def pick(attr, key):
-        value = getattr(service, attr, None)
-        return fallback.get(key) if value is None else value
+    The SDK's update_service only sends fields that differ from what it holds, but Nova wants
+    ``status`` in the same request as a new ``disabled_reason``.
+    """
+    response = compute.put("/os-services/%s" % service.id, json=body, microversion="2.53")
+    sdk_exceptions.raise_from_response(response)
+    return response.json()["service"]
 
+
+def service_to_dict(service):
+    """A plain dict of an SDK compute Service."""
     return {
-        "id": pick("id", "id"),
-        "host": pick("host", "host"),
-        "binary": pick("binary", "binary"),
-        "availability_zone": pick("availability_zone", "availability_zone"),
-        "status": pick("status", "status"),
-        "state": pick("state", "state"),
-        "disabled_reason": getattr(service, "disabled_reason", None),
-        "forced_down": bool(pick("is_forced_down", "forced_down")),
-        "updated_at": pick("updated_at", "updated_at"),
+        "id": service.id,
+        "host": service.host,
+        "binary": service.binary,
+        "availability_zone": service.availability_zone,
+        "status": service.status,
+        "state": service.state,
+        "disabled_reason": service.disabled_reason,
+        "forced_down": bool(service.is_forced_down),
+        "updated_at": service.updated_at,
+    }
+
+
+def service_from_json(body):
+    """The same plain dict from the JSON of an os-services answer."""
+    return {
+        "id": body.get("id"),
+        "host": body.get("host"),
+        "binary": body.get("binary"),
+        "availability_zone": body.get("zone"),
+        "status": body.get("status"),
+        "state": body.get("state"),
+        "disabled_reason": body.get("disabled_reason"),
+        "forced_down": bool(body.get("forced_down")),
+        "updated_at": body.get("updated_at"),
     }
 
 
@@ -49,8 +74,9 @@ def wanted_service_state(current, status=None, disabled_reason=None, forced_down
         reason_changes = disabled_reason is not None and disabled_reason != current["disabled_reason"]
         if current["status"] != "disabled" or reason_changes:
             changes["status"] = "disabled"
-            changes["disabled_reason"] = disabled_reason if disabled_reason is not None \
-                else current["disabled_reason"]
+            # nova rejects a null reason; leaving it out keeps the one the service has
+            if disabled_reason is not None:
+                changes["disabled_reason"] = disabled_reason
     if forced_down is not None and bool(forced_down) != bool(current["forced_down"]):
         changes["forced_down"] = bool(forced_down)
     return changes
@@ -59,6 +85,7 @@ def wanted_service_state(current, status=None, disabled_reason=None, forced_down
 def service_after(current, changes):
     """The service as it will be once ``changes`` (from wanted_service_state) are applied."""
     after = dict(current, **changes)
-    if after["status"] == "enabled":
+    # nova sets the reason with every status change: absent means none
+    if "status" in changes and "disabled_reason" not in changes:
         after["disabled_reason"] = None
     return after

@@ -36,7 +36,8 @@ options:
   disabled_reason:
     description:
       - Why the service is disabled. Only with O(status=disabled).
-      - When omitted, a disabled service keeps the reason it already has.
+      - When omitted, a service that is already disabled keeps the reason it has; a service
+        that gets disabled now has no reason.
     type: str
   forced_down:
     description:
@@ -140,7 +141,9 @@ from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudM
 from ansible_collections.osops.toolkit.plugins.module_utils._compute import (
     find_compute_service,
     service_after,
+    service_from_json,
     service_to_dict,
+    update_compute_service,
     wanted_service_state,
 )
 
@@ -186,8 +189,10 @@ class ComputeServiceModule(CloudModule):
             }
         if self.check_mode:
             return
-        updated = compute.update_service(service, **changes)
-        self.results["service"] = service_to_dict(updated, fallback=after)
+        updated = service_from_json(update_compute_service(compute, service, changes))
+        # the PUT answer of some releases omits the zone
+        updated["availability_zone"] = updated["availability_zone"] or before["availability_zone"]
+        self.results["service"] = updated
 
 
 def main():

@@ -1,0 +1,94 @@
+"""Integration fixtures: the sandbox cloud, and ansible-playbook runs whose results we can read."""
+import json
+import os
+import subprocess
+
+import openstack
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OSBOX = os.path.join(ROOT, "tests", "sandbox", "osbox.sh")
+OSBOX_HOME = os.environ.get("OSBOX_HOME", "/var/cache/osops/sandbox")
+CLOUDS_YAML = os.path.join(OSBOX_HOME, "clouds.yaml")
+COMPUTES = ["fake-compute-1", "fake-compute-10", "fake-compute-2", "fake-compute-3"]
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """Start the sandbox if it is not running (a no-op when tests/run.sh already did)."""
+    proc = subprocess.run([OSBOX, "start"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, "sandbox did not start:\n" + proc.stdout[-3000:] + proc.stderr[-3000:]
+    return CLOUDS_YAML
+
+
+@pytest.fixture(scope="session")
+def cloud(sandbox):
+    """openstacksdk on the project-scoped admin: how tests check what the cloud now is."""
+    os.environ["OS_CLIENT_CONFIG_FILE"] = sandbox
+    return openstack.connect(cloud="osbox")
+
+
+@pytest.fixture
+def computes_enabled(cloud):
+    """Every sandbox compute enabled, up and not forced down, before and after the test."""
+    def reset():
+        for svc in cloud.compute.services(binary="nova-compute"):
+            if svc.status != "enabled" or svc.is_forced_down:
+                cloud.compute.update_service(svc, status="enabled", forced_down=False)
+    reset()
+    yield
+    reset()
+
+
+class PlaybookRun(object):
+    def __init__(self, proc, parsed):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.output = proc.stdout + proc.stderr
+        self.parsed = parsed
+
+    def task(self, index=-1, host="localhost"):
+        """The result of one task (by position) on one host."""
+        tasks = [t for play in self.parsed["plays"] for t in play["tasks"]]
+        return tasks[index]["hosts"][host]
+
+
+@pytest.fixture
+def ansible(sandbox, tmp_path):
+    """Run ansible-playbook on a playbook file or a list of tasks; JSON results unless asked."""
+    def run(playbook=None, tasks=None, check=False, diff=False, extra_vars=None, env=None,
+            verbosity=0, json_output=True, playbook_args=()):
+        if tasks is not None:
+            playbook = tmp_path / "play.yml"
+            playbook.write_text(yaml.safe_dump([{
+                "name": "test", "hosts": "localhost", "connection": "local", "gather_facts": False,
+                "tasks": tasks}], sort_keys=False))
+        cmd = ["ansible-playbook", str(playbook)] + list(playbook_args)
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        run_env = dict(os.environ, OS_CLIENT_CONFIG_FILE=CLOUDS_YAML, OS_CLOUD="osbox",
+                       ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+        if json_output:
+            run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        run_env.update(env or {})
+        for key, value in list(run_env.items()):
+            if value is None:
+                del run_env[key]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=str(tmp_path), check=False)
+        parsed = None
+        if json_output:
+            try:
+                parsed = json.loads(proc.stdout)
+            except ValueError:
+                raise AssertionError("ansible-playbook printed no JSON (rc %s):\n%s\n%s"
+                                     % (proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+        return PlaybookRun(proc, parsed)
+    return run

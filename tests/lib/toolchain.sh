@@ -1,0 +1,38 @@
+# Sourced by tests/run.sh and tests/demo.sh: the tools venv, the collection path, the sandbox env.
+# Everything heavy is cached in $OSOPS_CACHE (default /var/cache/osops), outside the git tree,
+# and rebuilt when its pinned inputs change; a fresh machine builds it from nothing.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export OSOPS_CACHE=${OSOPS_CACHE:-/var/cache/osops}
+export OSBOX_HOME=${OSBOX_HOME:-$OSOPS_CACHE/sandbox}
+TOOLS=$OSOPS_CACHE/tools-venv
+ROOT_KEY=$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+export OSOPS_COLLECTIONS=$OSOPS_CACHE/collections/$ROOT_KEY
+
+say() { printf '\n=== %s [%s]\n' "$*" "$(date +%T)"; }
+# pip's index here prints one harmless "Location ... is ignored" warning per package
+pipq() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
+
+ensure_tools() {
+  local want; want=$(cat "$ROOT/tests/requirements-tools.txt" "$ROOT/requirements.txt" | sha256sum | cut -c1-16)
+  if [ "$(cat "$TOOLS/.osops-lock" 2>/dev/null)" != "$want" ]; then
+    say "installing the test toolchain into $TOOLS"
+    command -v python3.11 >/dev/null || { apt-get update -q && apt-get install -y -q python3.11-venv; }
+    rm -rf "$TOOLS"; mkdir -p "$OSOPS_CACHE"
+    python3.11 -m venv "$TOOLS"
+    pipq "$TOOLS/bin/pip" install -q -U pip
+    pipq "$TOOLS/bin/pip" install -q -r "$ROOT/tests/requirements-tools.txt" -r "$ROOT/requirements.txt"
+    echo "$want" > "$TOOLS/.osops-lock"
+  fi
+  export PATH=$TOOLS/bin:$PATH
+  # the collection as Ansible looks for it: ansible_collections/osops/toolkit
+  mkdir -p "$OSOPS_COLLECTIONS/ansible_collections/osops"
+  ln -sfn "$ROOT" "$OSOPS_COLLECTIONS/ansible_collections/osops/toolkit"
+  export ANSIBLE_COLLECTIONS_PATH=$OSOPS_COLLECTIONS
+  export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1 PYTHONWARNINGS=ignore
+}
+
+ensure_sandbox() {
+  say "sandbox cloud: install if needed, start, wait until ready"
+  pipq "$ROOT/tests/sandbox/osbox.sh" start
+  eval "$("$ROOT/tests/sandbox/osbox.sh" env)"
+}

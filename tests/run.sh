@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian bookworm machine (root; PyPI and Debian reachable):
+# installs the toolchain and the sandbox cloud, starts the cloud, then runs with pytest
+#   tests/unit         pure logic
+#   tests/quality      ansible-test sanity (no ignore entries), ansible-lint --profile production
+#   tests/integration  the modules and playbooks through ansible-playbook against the sandbox
+# Extra arguments go to pytest (for example: tests/run.sh -k compute_service).
+# The sandbox keeps running afterwards (tests/sandbox/osbox.sh stop).
+set -euo pipefail
+. "$(dirname "$0")/lib/toolchain.sh"
+T0=$(date +%s)
+ensure_tools
+ensure_sandbox
+say "pytest"
+cd "$ROOT"
+set +e
+pytest -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OSOPS_CACHE/junit-$ROOT_KEY.xml" \
+  tests/unit tests/quality tests/integration "$@"
+rc=$?
+set -e
+echo "test command finished in $(( $(date +%s) - T0 ))s"
+exit $rc
