@@ -11,7 +11,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OSBOX = os.path.join(ROOT, "tests", "sandbox", "osbox.sh")
 OSBOX_HOME = os.environ.get("OSBOX_HOME", "/var/cache/osops/sandbox")
 CLOUDS_YAML = os.path.join(OSBOX_HOME, "clouds.yaml")
-COMPUTES = ["fake-compute-1", "fake-compute-10", "fake-compute-2", "fake-compute-3"]
 
 
 @pytest.fixture(scope="session")
