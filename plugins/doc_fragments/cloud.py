@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) osops.toolkit contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Apache License 2.0 or, at your option, GNU General Public License version 3 or later
+# (see LICENSES/ in the collection)
 
 from __future__ import annotations
 

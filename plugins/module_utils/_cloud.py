@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) osops.toolkit contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Apache License 2.0 or, at your option, GNU General Public License version 3 or later
+# (see LICENSES/ in the collection)
 """The base class of every osops.toolkit cloud module.
 
 A module is ``argument_spec`` + ``module_kwargs`` + ``run()``. This class builds the
@@ -238,4 +240,3 @@ class CloudModule(object):
             self.fail(str(error))
         except sdk_exceptions.SDKException as error:  # a clouds.yaml the SDK cannot read
             self.fail("Could not read the cloud configuration: %s" % sdk_error_message(error))
-

@@ -1,7 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) osops.toolkit contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Apache License 2.0 or, at your option, GNU General Public License version 3 or later
+# (see LICENSES/ in the collection)
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ extends_documentation_fragment:
   - osops.toolkit.attributes.info_module
   - osops.toolkit.attributes.cloud_group
 author:
-  - osops.toolkit maintainers
+  - osops.toolkit maintainers (@osops)
 seealso:
   - module: osops.toolkit.compute_service
 """
@@ -95,7 +97,7 @@ hypervisors:
       type: str
       sample: compute-7.example.net
     host:
-      description: Host name of its compute service (what other modules take as O(compute_service:host)).
+      description: Host name of its compute service (what M(osops.toolkit.compute_service) takes as O(osops.toolkit.compute_service#module:host)).
       type: str
       sample: compute-7
     host_ip:

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/run.sh and tests/demo.sh: the tools venv, the collection path, the sandbox env.
 # Everything heavy is cached in $OSOPS_CACHE (default /var/cache/osops), outside the git tree,
 # and rebuilt when its pinned inputs change; a fresh machine builds it from nothing.
@@ -13,6 +14,11 @@ say() { printf '\n=== %s [%s]\n' "$*" "$(date +%T)"; }
 pipq() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 
 ensure_tools() {
+  # ansible-test sanity checks our shell scripts only when the shellcheck program is there
+  if ! command -v shellcheck >/dev/null; then
+    say "installing shellcheck"
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null
+  fi
   local want; want=$(cat "$ROOT/tests/requirements-tools.txt" "$ROOT/requirements.txt" | sha256sum | cut -c1-16)
   if [ "$(cat "$TOOLS/.osops-lock" 2>/dev/null)" != "$want" ]; then
     say "installing the test toolchain into $TOOLS"
@@ -28,6 +34,12 @@ ensure_tools() {
   mkdir -p "$OSOPS_COLLECTIONS/ansible_collections/osops"
   ln -sfn "$ROOT" "$OSOPS_COLLECTIONS/ansible_collections/osops/toolkit"
   export ANSIBLE_COLLECTIONS_PATH=$OSOPS_COLLECTIONS
+  # ansible-test bootstraps pip in its venvs with a script from a host CI cannot reach
+  local pip_version
+  pip_version=$(grep -o "pip='[0-9.]*'" "$TOOLS"/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py \
+                | head -1 | cut -d"'" -f2)
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp "$ROOT/tests/lib/get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1 PYTHONWARNINGS=ignore
 }
 

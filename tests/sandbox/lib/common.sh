@@ -1,14 +1,16 @@
+# shellcheck shell=bash
 # Functions behind osbox.sh. Sourced, not run. Expects SRC, OSBOX_HOME, OSBOX_COMPUTES.
 # Pitfalls these steps work around are numbered in ../../shared/recipes/openstack-sandbox/RECIPE.md.
 
 V=$OSBOX_HOME/venv
-G="gunicorn --no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120"
+G=(gunicorn --no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120)
 APIS="keystone placement glance neutron nova-api"
 DAEMONS="nova-conductor nova-scheduler ironic-conductor ironic-api"
 
 log() { printf '[osbox %s] %s\n' "$(date +%T)" "$*"; }
 quiet() { grep -vE 'Eventlet|eventlet|^$|framework|asyncio/migration|deprecat|not provided in the command line' || true; }
-compute_names() { for h in $OSBOX_COMPUTES; do printf 'nova-compute-%s ' "$h"; done; }
+read -r -a COMPUTES <<< "$OSBOX_COMPUTES"
+compute_names() { local h; for h in "${COMPUTES[@]}"; do printf 'nova-compute-%s ' "$h"; done; }
 
 osbox_install() {
   local need_apt=0
@@ -40,8 +42,8 @@ osbox_render() {
   cp "$V/etc/nova/api-paste.ini" "$E/nova/api-paste.ini"
   cp "$V/etc/glance/glance-api-paste.ini" "$E/glance/glance-api-paste.ini"
   cp "$V/etc/neutron/api-paste.ini" "$E/neutron/api-paste.ini"
-  for h in $OSBOX_COMPUTES; do
-    printf '[DEFAULT]\nhost = %s\nstate_path = $SANDBOX/data/nova/%s\nlog_file = $SANDBOX/logs/nova-compute-%s.log\n' \
+  for h in "${COMPUTES[@]}"; do
+    printf "[DEFAULT]\nhost = %s\nstate_path = \$SANDBOX/data/nova/%s\nlog_file = \$SANDBOX/logs/nova-compute-%s.log\n" \
       "$h" "$h" "$h" > "$E/nova/nova-compute-$h.conf"
   done
   find "$E" -type f -exec sed -i "s#\$SANDBOX#$OSBOX_HOME#g" {} +
@@ -90,8 +92,8 @@ start_bg() {
 }
 
 wait_http() {
-  local u=$1 t=${2:-60} i
-  for i in $(seq 1 $((t * 5))); do
+  local u=$1 t=${2:-60} _
+  for _ in $(seq 1 $((t * 5))); do
     curl -s -m 2 -o /dev/null "$u" && return 0   # -m: a crash-looping worker holds the socket (pitfall 4)
     sleep 0.2
   done
@@ -103,12 +105,12 @@ osbox_start() {
   local H=$OSBOX_HOME E=$OSBOX_HOME/etc T0 first=0
   T0=$(date +%s.%N)
   [ -f "$H/data/.initialized" ] || first=1
-  cd "$H"
+  cd "$H" || return 1
   log "starting (cold=$first) in $H"
 
   [ -d data/mysql/mysql ] || mariadb-install-db --defaults-file="$E/my.cnf" --auth-root-authentication-method=normal > logs/mariadb-install.log 2>&1
   start_bg mariadb mariadbd --defaults-file="$E/my.cnf"
-  local i; for i in $(seq 1 150); do mariadb-admin --defaults-file="$E/my.cnf" ping >/dev/null 2>&1 && break; sleep 0.2; done
+  local _; for _ in $(seq 1 150); do mariadb-admin --defaults-file="$E/my.cnf" ping >/dev/null 2>&1 && break; sleep 0.2; done
   mariadb --defaults-file="$E/my.cnf" <<'SQL'
 CREATE DATABASE IF NOT EXISTS keystone; CREATE DATABASE IF NOT EXISTS placement;
 CREATE DATABASE IF NOT EXISTS nova_api; CREATE DATABASE IF NOT EXISTS nova_cell0; CREATE DATABASE IF NOT EXISTS nova;
@@ -133,7 +135,7 @@ SQL
       --bootstrap-admin-url http://127.0.0.1:5000/v3/ --bootstrap-internal-url http://127.0.0.1:5000/v3/ \
       --bootstrap-public-url http://127.0.0.1:5000/v3/ 2>&1 | quiet
   fi
-  (cd wsgi && OS_KEYSTONE_CONFIG_DIR=$E/keystone start_bg keystone $G --bind 127.0.0.1:5000 --name keystone keystone_wsgi:application)
+  (cd wsgi && OS_KEYSTONE_CONFIG_DIR=$E/keystone start_bg keystone "${G[@]}" --bind 127.0.0.1:5000 --name keystone keystone_wsgi:application)
   wait_http http://127.0.0.1:5000/v3 90
   if [ $first = 1 ]; then
     python "$SRC/lib/setup_keystone.py"
@@ -149,15 +151,15 @@ SQL
     ironic-dbsync --config-file "$E/ironic/ironic.conf" create_schema > logs/ironic-dbsync.log 2>&1
   fi
 
-  (cd wsgi && OS_PLACEMENT_CONFIG_DIR=$E/placement start_bg placement $G --bind 127.0.0.1:8778 --name placement placement_wsgi:application)
-  (cd wsgi && OS_GLANCE_CONFIG_DIR=$E/glance start_bg glance $G --bind 127.0.0.1:9292 --name glance glance_wsgi:application)
-  (cd wsgi && OS_NEUTRON_CONFIG_DIR=$E/neutron start_bg neutron $G --bind 127.0.0.1:9696 --name neutron neutron_wsgi:application)
+  (cd wsgi && OS_PLACEMENT_CONFIG_DIR=$E/placement start_bg placement "${G[@]}" --bind 127.0.0.1:8778 --name placement placement_wsgi:application)
+  (cd wsgi && OS_GLANCE_CONFIG_DIR=$E/glance start_bg glance "${G[@]}" --bind 127.0.0.1:9292 --name glance glance_wsgi:application)
+  (cd wsgi && OS_NEUTRON_CONFIG_DIR=$E/neutron start_bg neutron "${G[@]}" --bind 127.0.0.1:9696 --name neutron neutron_wsgi:application)
   (cd wsgi && OS_NOVA_CONFIG_DIR=$E/nova OS_NOVA_CONFIG_FILES="api-paste.ini;nova.conf;nova-api.conf" \
-     start_bg nova-api $G --bind 127.0.0.1:8774 --name nova-api nova_api_wsgi:application)
+     start_bg nova-api "${G[@]}" --bind 127.0.0.1:8774 --name nova-api nova_api_wsgi:application)
   start_bg nova-conductor nova-conductor --config-file "$E/nova/nova.conf"
   start_bg nova-scheduler nova-scheduler --config-file "$E/nova/nova.conf"
   local h
-  for h in $OSBOX_COMPUTES; do
+  for h in "${COMPUTES[@]}"; do
     mkdir -p "data/nova/$h"
     start_bg "nova-compute-$h" nova-compute --config-file "$E/nova/nova-cpu.conf" --config-file "$E/nova/nova-compute-$h.conf"
   done
@@ -165,7 +167,7 @@ SQL
   start_bg ironic-api ironic-api --config-file "$E/ironic/ironic.conf"
   local port; for port in 8778 9292 9696 8774 6385; do wait_http "http://127.0.0.1:$port/" 120; done
 
-  OSBOX_NOVA_MANAGE="nova-manage --config-file $E/nova/nova.conf" python "$SRC/lib/ready.py" $OSBOX_COMPUTES
+  OSBOX_NOVA_MANAGE="nova-manage --config-file $E/nova/nova.conf" python "$SRC/lib/ready.py" "${COMPUTES[@]}"
   if [ $first = 1 ]; then
     python "$SRC/lib/seed.py"
     touch data/.initialized
@@ -175,12 +177,12 @@ SQL
 }
 
 stop_group() {
-  local n=$1 f=$OSBOX_HOME/run/$1.pid p i
+  local f=$OSBOX_HOME/run/$1.pid p
   [ -f "$f" ] || return 0
   p=$(cat "$f")
   if kill -0 "$p" 2>/dev/null; then
     kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$p" 2>/dev/null && { kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true; }
   fi
   rm -f "$f"

@@ -1,0 +1,60 @@
+"""The collection's static gates: ansible-test sanity (no ignore entries), ansible-lint
+--profile production, and the docs that ansible-doc renders."""
+import glob
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.environ.get("OSOPS_CACHE", os.path.join(ROOT, "tests", "output"))
+
+
+def _tracked_files():
+    proc = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return [f for f in proc.stdout.splitlines() if os.path.isfile(os.path.join(ROOT, f))]
+
+
+@pytest.fixture(scope="module")
+def collection_copy():
+    """ansible-test wants a real ansible_collections/osops/toolkit directory (not a symlink)."""
+    dest = os.path.join(CACHE, "sanity", "ansible_collections", "osops", "toolkit")
+    shutil.rmtree(dest, ignore_errors=True)
+    for rel in _tracked_files():
+        target = os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, rel), target)
+    return dest
+
+
+def test_no_sanity_ignore_files():
+    assert glob.glob(os.path.join(ROOT, "tests", "sanity", "ignore-*.txt")) == []
+
+
+def test_ansible_test_sanity(collection_copy):
+    proc = subprocess.run(["ansible-test", "sanity", "--python", "3.11", "--requirements", "--color", "no"],
+                          cwd=collection_copy, capture_output=True, text=True, check=False)
+    output = proc.stdout + proc.stderr
+    failures = "\n".join(line for line in output.splitlines() if line.startswith(("ERROR", "FATAL")))
+    assert proc.returncode == 0, failures or output[-5000:]
+    # a sanity test whose program is missing is skipped with only a warning
+    assert "Required program" not in output, output[-3000:]
+
+
+def test_ansible_lint_production_profile():
+    proc = subprocess.run(["ansible-lint", "--profile", "production", "--nocolor"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    assert "Profile 'production' was required, and it passed" in output
+
+
+@pytest.mark.parametrize("plugin", ["osops.toolkit.compute_service", "osops.toolkit.hypervisor_info"])
+def test_ansible_doc_renders(plugin):
+    proc = subprocess.run(["ansible-doc", plugin], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for section in ("OPTIONS", "ATTRIBUTES", "EXAMPLES", "RETURN VALUES", "cloud", "check_mode"):
+        assert section in proc.stdout, section
+    assert "[WARNING]" not in proc.stderr, proc.stderr
