@@ -107,6 +107,11 @@ osbox_start() {
   [ -f "$H/data/.initialized" ] || first=1
   cd "$H" || return 1
   log "starting (cold=$first) in $H"
+  if ! alive keystone && curl -s -m 2 -o /dev/null http://127.0.0.1:5000/; then
+    log "FAILED: something else answers on 127.0.0.1:5000 (another sandbox? stop it with"
+    log "        OSBOX_HOME=<its home> tests/sandbox/osbox.sh stop)"
+    return 1
+  fi
 
   [ -d data/mysql/mysql ] || mariadb-install-db --defaults-file="$E/my.cnf" --auth-root-authentication-method=normal > logs/mariadb-install.log 2>&1
   start_bg mariadb mariadbd --defaults-file="$E/my.cnf"
