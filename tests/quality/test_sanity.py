@@ -58,3 +58,11 @@ def test_ansible_doc_renders(plugin):
     for section in ("OPTIONS", "ATTRIBUTES", "EXAMPLES", "RETURN VALUES", "cloud", "check_mode"):
         assert section in proc.stdout, section
     assert "[WARNING]" not in proc.stderr, proc.stderr
+
+
+def test_ansible_doc_renders_the_inventory_plugin():
+    proc = subprocess.run(["ansible-doc", "-t", "inventory", "osops.toolkit.infra"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for text in ("OPTIONS", "fail_on_errors", "include_servers", "keyed_groups", "cache_plugin", "EXAMPLES"):
+        assert text in proc.stdout, text
