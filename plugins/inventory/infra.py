@@ -98,15 +98,21 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/osops-infra
 cache_timeout: 600
 
-# two regions, disabled hypervisors only, grouped by a metadata key of their aggregates
+---
+# two regions, disabled hypervisors only, grouped by hypervisor type, reached by DNS name
 plugin: osops.toolkit.infra
 clouds: [prod-east, prod-west]
+host_prefix:
+  prod-east: e-
+  prod-west: w-
 sources: [nova]
 filters:
   service_status: disabled
 keyed_groups:
-  - key: osops_aggregate_metadata.values() | map(attribute='rack') | select | list
-    prefix: rack
+  - key: osops_hypervisor_type
+    prefix: type
+groups:
+  empty: osops_instance_count == 0
 compose:
   ansible_host: osops_service_host ~ '.mgmt.example.net'
 """
@@ -262,4 +268,3 @@ def _fetch_one(config, name, sources, include_servers):
     except Exception as error:  # pylint: disable=broad-except
         # whatever the SDK, keystoneauth or requests raise: reported per cloud, never a traceback
         return None, counter.requests, sdk_error_message(error) or to_native(error)
-

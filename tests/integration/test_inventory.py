@@ -168,13 +168,13 @@ def test_a_cache_hit_makes_no_api_call(tmp_path, nodes):
     cache_dir = tmp_path / "cache"
     path = inventory_file(tmp_path, cache=True, cache_plugin="ansible.builtin.jsonfile",
                           cache_connection=str(cache_dir), cache_timeout=600)
-    first, _ = listing(path)
+    first = listing(path)[0]
     # the same inventory with a clouds.yaml that points at nothing: only the cache can answer
     dead = tmp_path / "dead-clouds.yaml"
     dead.write_text(yaml.safe_dump({"clouds": {"osbox": {"auth": {
         "auth_url": "http://127.0.0.1:9/v3", "username": "x", "password": "x", "project_name": "x",
         "user_domain_name": "Default", "project_domain_name": "Default"}}}}))
-    second, _ = listing(path, env={"OS_CLIENT_CONFIG_FILE": str(dead)})
+    second = listing(path, env={"OS_CLIENT_CONFIG_FILE": str(dead)})[0]
     assert second == first and BM_PREFIX + "avail" in second
     uncached = inventory_file(tmp_path)  # the same file without the cache options
     proc = ansible_inventory(uncached, env={"OS_CLIENT_CONFIG_FILE": str(dead)})
@@ -218,7 +218,7 @@ def test_two_clouds_in_parallel_with_prefixes(tmp_path, sandbox):
     two = tmp_path / "two-clouds.yaml"
     two.write_text(yaml.safe_dump({"clouds": {"east": osbox, "west": osbox}}))
     path = inventory_file(tmp_path, clouds=["east", "west"], sources=["nova"], host_prefix={"west": "w-"})
-    hostvars, _ = listing(path, env={"OS_CLIENT_CONFIG_FILE": str(two)})
+    hostvars = listing(path, env={"OS_CLIENT_CONFIG_FILE": str(two)})[0]
     assert "east-fake-compute-1" in hostvars and "w-fake-compute-1" in hostvars
     assert hostvars["w-fake-compute-1"]["osops_cloud"] == "west"
     assert hostvars["east-fake-compute-1"]["osops_cloud"] == "east"
