@@ -215,6 +215,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ------------------------------------------------------------------ building the inventory
     def _populate(self, results):
+        # templating 2,000 hosts' vars for nothing costs more than reading them
+        self._constructed = any(self.get_option(o) for o in ("compose", "groups", "keyed_groups"))
         several = len(results) > 1
         prefixes = self.get_option("host_prefix") or {}
         var_prefix = self.get_option("var_prefix")
@@ -248,10 +250,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for group in groups:
             group_name = self.inventory.add_group(self._sanitize_group_name(group))
             self.inventory.add_child(group_name, host)
-        all_vars = self.inventory.get_host(host).get_vars()
-        self._set_composite_vars(self.get_option("compose"), all_vars, host, strict=strict)
-        self._add_host_to_composed_groups(self.get_option("groups"), all_vars, host, strict=strict)
-        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), all_vars, host, strict=strict)
+        if self._constructed:
+            all_vars = self.inventory.get_host(host).get_vars()
+            self._set_composite_vars(self.get_option("compose"), all_vars, host, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), all_vars, host, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), all_vars, host, strict=strict)
 
 
 def _fetch_one(config, name, sources, include_servers):
@@ -259,9 +262,9 @@ def _fetch_one(config, name, sources, include_servers):
     counter = RequestCounter()
     try:
         region = config.get_one(cloud=name)
-        conn = open_connection(region)
-        system_conn = open_connection(region, system_scope=True) if "ironic" in sources else None
-        data = fetch_cloud(conn, system_conn, sources, include_servers, counter)
+        data = fetch_cloud(lambda: open_connection(region),
+                           lambda: open_connection(region, system_scope=True),
+                           sources, include_servers, counter)
         return data, counter.requests, None
     except CloudConnectError as error:
         return None, counter.requests, str(error)
