@@ -2,6 +2,9 @@
 
 Every assertion on state reads Nova directly (openstacksdk), not what the module said.
 """
+import os
+import subprocess
+
 import pytest
 import yaml
 
@@ -141,3 +144,19 @@ def test_an_undefined_cloud_name_is_named_in_the_error(ansible):
     run = ansible(tasks=service_task(host=HOST, status="enabled", cloud="nope"))
     assert run.rc != 0
     assert run.task()["msg"].startswith("Cloud 'nope' is not defined in clouds.yaml")
+
+
+def test_the_lowest_supported_openstacksdk_works(ansible, cloud):
+    """requirements.txt's lower bound, 4.18.0, is what the sandbox's own venv pins: run the
+    module with that interpreter."""
+    import os
+    import subprocess
+    python = os.path.join(os.environ.get("OSBOX_HOME", "/var/cache/osops/sandbox"), "venv", "bin", "python")
+    version = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('openstacksdk'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "requirements.txt")) as handle:
+        assert "openstacksdk>=%s," % version in handle.read()
+    run = ansible(tasks=service_task(host=HOST, status="disabled", disabled_reason="sdk %s" % version),
+                  extra_vars={"ansible_python_interpreter": python})
+    assert run.rc == 0, run.output
+    assert nova_service(cloud, HOST).disabled_reason == "sdk %s" % version
