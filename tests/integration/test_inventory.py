@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 
 import openstack
 import pytest
@@ -238,3 +239,48 @@ def test_servers_grouped_under_their_hypervisor(tmp_path, cloud):
     finally:
         cloud.compute.delete_server(server)
         cloud.compute.wait_for_delete(server, wait=120)
+
+
+@pytest.fixture
+def nova_managed_node(system, cloud):
+    """A node in the shard of the sandbox's Ironic-driver nova-compute: once available, Nova
+    lists it as a hypervisor named by the node's UUID (as Nova does for every Ironic node)."""
+    bm = system.baremetal
+    node = bm.create_node(name=BM_PREFIX + "bmhv", driver="fake-hardware", resource_class="bm-gold",
+                          shard="osbox-bm", properties={"cpus": 8, "memory_mb": 16384, "local_gb": 100})
+    try:
+        bm.set_node_provision_state(node, "manage", wait=True, timeout=120)
+        bm.set_node_provision_state(node, "provide", wait=True, timeout=120)
+        assert _wait(lambda: _hypervisor_named(cloud, node.id), 120), "nova never listed the node"
+        yield node
+    finally:
+        bm.delete_node(node)
+        assert _wait(lambda: not _hypervisor_named(cloud, node.id), 120), "nova kept the hypervisor"
+
+
+def _hypervisor_named(cloud, name):
+    return [h for h in cloud.compute.hypervisors() if h.name == name]
+
+
+def _wait(probe, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if probe():
+            return True
+        time.sleep(2)
+    return False
+
+
+def test_a_node_that_nova_lists_as_hypervisor_is_one_host(tmp_path, cloud, nova_managed_node):
+    hostvars, groups = listing(inventory_file(tmp_path))
+    name = BM_PREFIX + "bmhv"
+    assert nova_managed_node.id not in hostvars  # not a second host named by the UUID
+    both = hostvars[name]
+    assert both["osops_kind"] == "baremetal_hypervisor"
+    assert both["osops_hypervisor_hostname"] == nova_managed_node.id
+    assert both["osops_hypervisor_type"] == "ironic"
+    assert both["osops_service_host"] == "ironic-compute"
+    assert both["osops_ironic"]["uuid"] == nova_managed_node.id
+    assert both["osops_ironic"]["provision_state"] == "available"
+    assert name in groups["hypervisors"] and name in groups["baremetal"]
+    assert name in groups["resource_class_bm_gold"]

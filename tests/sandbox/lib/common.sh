@@ -3,14 +3,16 @@
 # Pitfalls these steps work around are numbered in ../../shared/recipes/openstack-sandbox/RECIPE.md.
 
 V=$OSBOX_HOME/venv
-G=(gunicorn --no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120)
+# keep-alive longer than any client pause: with gunicorn's 2 s, a pooled connection reused
+# after a 2 s sleep meets a closed socket (RemoteDisconnected)
+G=(gunicorn --no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120 --keep-alive 75)
 APIS="keystone placement glance neutron nova-api"
 DAEMONS="nova-conductor nova-scheduler ironic-conductor ironic-api"
 
 log() { printf '[osbox %s] %s\n' "$(date +%T)" "$*"; }
 quiet() { grep -vE 'Eventlet|eventlet|^$|framework|asyncio/migration|deprecat|not provided in the command line' || true; }
 read -r -a COMPUTES <<< "$OSBOX_COMPUTES"
-compute_names() { local h; for h in "${COMPUTES[@]}"; do printf 'nova-compute-%s ' "$h"; done; }
+compute_names() { local h; for h in "${COMPUTES[@]}" ironic-compute; do printf 'nova-compute-%s ' "$h"; done; }
 
 osbox_install() {
   local need_apt=0
@@ -171,8 +173,12 @@ SQL
   start_bg ironic-conductor ironic-conductor --config-file "$E/ironic/ironic.conf"
   start_bg ironic-api ironic-api --config-file "$E/ironic/ironic.conf"
   local port; for port in 8778 9292 9696 8774 6385; do wait_http "http://127.0.0.1:$port/" 120; done
+  mkdir -p data/nova/ironic-compute
+  start_bg nova-compute-ironic-compute nova-compute --config-file "$E/nova/nova-cpu.conf" \
+    --config-file "$E/nova/nova-compute-ironic.conf"
 
-  OSBOX_NOVA_MANAGE="nova-manage --config-file $E/nova/nova.conf" python "$SRC/lib/ready.py" "${COMPUTES[@]}"
+  OSBOX_NOVA_MANAGE="nova-manage --config-file $E/nova/nova.conf" OSBOX_SERVICE_ONLY=ironic-compute \
+    python "$SRC/lib/ready.py" "${COMPUTES[@]}"
   if [ $first = 1 ]; then
     python "$SRC/lib/seed.py"
     touch data/.initialized
