@@ -149,8 +149,6 @@ def test_an_undefined_cloud_name_is_named_in_the_error(ansible):
 def test_the_lowest_supported_openstacksdk_works(ansible, cloud):
     """requirements.txt's lower bound, 4.18.0, is what the sandbox's own venv pins: run the
     module with that interpreter."""
-    import os
-    import subprocess
     python = os.path.join(os.environ.get("OSBOX_HOME", "/var/cache/osops/sandbox"), "venv", "bin", "python")
     version = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('openstacksdk'))"],
                              capture_output=True, text=True, check=True).stdout.strip()
