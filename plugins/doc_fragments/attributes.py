@@ -22,21 +22,6 @@ attributes:
         (outside check mode). Where the cloud changes the state meanwhile, this can differ.
 """
 
-    INFO_MODULE = r"""
-options: {}
-attributes:
-  check_mode:
-    support: full
-    details:
-      - This action does not modify state.
-  diff_mode:
-    support: N/A
-    details:
-      - This action does not modify state.
-  idempotent:
-    support: full
-"""
-
     CLOUD_GROUP = r"""
 options: {}
 attributes:
