@@ -1,5 +1,6 @@
 """The base class's connection rules against the real Keystone and Ironic."""
 import pytest
+import yaml
 
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import (
     CloudConnectError,
@@ -37,3 +38,11 @@ def test_bad_credentials_say_why_without_the_password(cloud):
         open_connection(region)
     assert str(error.value).startswith("Could not log in to the cloud:")
     assert "401" in str(error.value) and "not-it-42" not in str(error.value)
+
+
+def test_a_whole_cloud_config_can_be_given_inline(sandbox):
+    """cloud: {...} (for example from a vault) instead of a clouds.yaml entry."""
+    with open(sandbox) as handle:
+        inline = yaml.safe_load(handle)["clouds"]["osbox"]
+    conn = open_connection(cloud_region(_params(cloud=inline)))
+    assert "fake-compute-1" in [s.host for s in conn.compute.services()]
