@@ -246,9 +246,9 @@ def nova_managed_node(system, cloud):
     """A node in the shard of the sandbox's Ironic-driver nova-compute: once available, Nova
     lists it as a hypervisor named by the node's UUID (as Nova does for every Ironic node)."""
     bm = system.baremetal
+    properties = {"cpus": 8, "memory_mb": 16384, "local_gb": 100, "cpu_arch": "x86_64"}
     node = bm.create_node(name=BM_PREFIX + "bmhv", driver="fake-hardware", resource_class="bm-gold",
-                          shard="osbox-bm", properties={"cpus": 8, "memory_mb": 16384, "local_gb": 100,
-                                                                "cpu_arch": "x86_64"})
+                          shard="osbox-bm", properties=properties)
     try:
         bm.set_node_provision_state(node, "manage", wait=True, timeout=120)
         bm.set_node_provision_state(node, "provide", wait=True, timeout=120)
