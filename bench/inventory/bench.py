@@ -126,11 +126,13 @@ def measure(key, name, func, note="", repeat=REPEAT):
             "server": statistics.median(server), "result": result, "note": note}
 
 
+WORKDIR = tempfile.TemporaryDirectory(prefix="bench-inv-")
+
+
 def ansible_inventory(config_text, filename):
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
-    directory = tempfile.mkdtemp(prefix="bench-inv-")
-    path = os.path.join(directory, filename)
+    path = os.path.join(WORKDIR.name, filename)
     with open(path, "w") as handle:
         handle.write(config_text)
 
