@@ -69,16 +69,6 @@ options:
     description:
       - Seconds to wait for one API request.
     type: int
-  wait:
-    description:
-      - Whether to wait until the change has taken effect in the cloud.
-    type: bool
-    default: true
-  timeout:
-    description:
-      - Seconds to wait in total when O(wait=true).
-    type: int
-    default: 180
 requirements:
   - python >= 3.10
   - openstacksdk >= 4.18.0, < 5.0.0

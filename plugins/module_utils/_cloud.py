@@ -55,8 +55,6 @@ def cloud_argument_spec():
         client_cert=dict(type="str", aliases=["cert"]),
         client_key=dict(type="str", no_log=True, aliases=["key"]),
         api_timeout=dict(type="int"),
-        wait=dict(type="bool", default=True),
-        timeout=dict(type="int", default=180),
     )
 
 

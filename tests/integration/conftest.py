@@ -91,3 +91,46 @@ def ansible(sandbox, tmp_path):
                                      % (proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
         return PlaybookRun(proc, parsed)
     return run
+
+
+def server_host(cloud, server_id):
+    return cloud.compute.get_server(server_id).compute_host
+
+
+@pytest.fixture
+def boot(cloud, request):
+    """Boot servers on given hosts and bring them to given states; all deleted after the test.
+
+    ``boot([("fake-compute-1", "ACTIVE"), ("fake-compute-1", "SHUTOFF")], flavor=...)`` returns
+    the servers in that order, with the states reached.
+    """
+    created = []
+    image = cloud.image.find_image("tiny", ignore_missing=False)
+    prefix = "osops-it-%s-" % request.node.name[:30].replace("[", "-").replace("]", "")
+
+    def make(specs, flavor="m1.tiny"):
+        flavor_id = cloud.compute.find_flavor(flavor, ignore_missing=False).id
+        servers = []
+        for index, (host, _state) in enumerate(specs):
+            server = cloud.compute.create_server(
+                name="%s%d" % (prefix, len(created) + index), image_id=image.id, flavor_id=flavor_id,
+                networks="none", availability_zone="nova:%s" % host if host else None)
+            servers.append(server)
+        created.extend(servers)
+        servers = [cloud.compute.wait_for_server(s, wait=120, interval=1) for s in servers]
+        for server, (_host, state) in zip(servers, specs):
+            if state == "SHUTOFF":
+                cloud.compute.stop_server(server)
+            elif state == "PAUSED":
+                cloud.compute.pause_server(server)
+            elif state == "SUSPENDED":
+                cloud.compute.suspend_server(server)
+        for server, (_host, state) in zip(servers, specs):
+            cloud.compute.wait_for_server(server, status=state, wait=120, interval=1)
+        return [cloud.compute.get_server(s.id) for s in servers]
+
+    yield make
+    for server in created:
+        cloud.compute.delete_server(server, ignore_missing=True)
+    for server in created:
+        cloud.compute.wait_for_delete(server, wait=120, interval=1)

@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) osops.toolkit contributors
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Apache License 2.0 or, at your option, GNU General Public License version 3 or later
+# (see LICENSES/ in the collection)
+"""Planning and running the migrations of a drain, a return home or an evacuation.
+
+Pure logic over plain dicts: which method moves an instance, whether the remaining hosts can
+hold what has to move, and a runner that keeps up to N moves in flight with timeouts. The
+cloud calls live behind a small driver object (see _nova_moves.py), so the runner is
+unit-tested with a fake driver and a fake clock.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+LIVE_STATES = ("ACTIVE", "PAUSED")
+COLD_STATES = ("SHUTOFF",)
+# what nova's evacuate API accepts (vm_states active, stopped, error)
+EVACUATE_STATES = ("ACTIVE", "SHUTOFF", "ERROR")
+
+# results a record can end with
+MOVED = "moved"
+FAILED = "failed"
+TIMEOUT = "timeout"
+NOT_MOVED = "not_moved"      # its state has no safe move and nobody said what to do
+LEFT = "left"                # its state has no safe move and the caller accepted leaving it
+NOT_STARTED = "not_started"  # the run stopped (a failure with stop_on_failure, or the overall timeout)
+PLANNED = "planned"          # check mode
+ALREADY_HOME = "already_home"
+GONE = "gone"                # deleted meanwhile
+
+# results that leave the host not empty and fail the module
+UNSUCCESSFUL = (FAILED, TIMEOUT, NOT_MOVED, NOT_STARTED)
+RESULTS = (MOVED, FAILED, TIMEOUT, NOT_MOVED, LEFT, NOT_STARTED, PLANNED, ALREADY_HOME, GONE)
+
+# resource classes that decide whether an instance fits on a host
+FIT_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
+
+
+def drain_method(status):
+    """How an instance in ``status`` leaves its host: 'live', 'cold', or None (no safe move)."""
+    if status in LIVE_STATES:
+        return "live"
+    if status in COLD_STATES:
+        return "cold"
+    return None
+
+
+def new_record(server, origin, method, destination=None):
+    """The record of one instance, as the modules return it."""
+    return {
+        "id": server["id"],
+        "name": server.get("name"),
+        "status": server.get("status"),
+        "origin": origin,
+        "destination": destination,
+        "method": method,
+        "seconds": None,
+        "result": None,
+        "error": None,
+    }
+
+
+def unmovable_error(status, verb="migrate"):
+    return ("nova cannot %s an instance in state %s; move it by hand or set other_states=leave "
+            "to accept that it stays" % (verb, status))
+
+
+def summarize(records):
+    """Counts per result, plus the total."""
+    counts = dict((result, 0) for result in RESULTS)
+    for record in records:
+        counts[record["result"]] = counts.get(record["result"], 0) + 1
+    counts["total"] = len(records)
+    return counts
+
+
+def unsuccessful(records):
+    return [r for r in records if r["result"] in UNSUCCESSFUL]
+
+
+def fit_instances(demands, free):
+    """Place every demand on a host with room, largest first, on the host with most room left.
+
+    ``demands``: list of (instance id, {resource class: amount}); ``free``: {host: {resource
+    class: amount}}. Returns ({instance id: host}, [instance ids that fit nowhere]). A class a
+    host does not offer counts as zero room. Worst-fit spreads like nova's default weighers.
+    """
+    room = dict((host, dict(amounts)) for host, amounts in free.items())
+    placed, unfit = {}, []
+
+    def size(item):
+        return tuple(item[1].get(rc, 0) for rc in ("MEMORY_MB", "VCPU", "DISK_GB"))
+
+    for instance_id, wants in sorted(demands, key=size, reverse=True):
+        fitting = [host for host, left in room.items()
+                   if all(left.get(rc, 0) >= amount for rc, amount in wants.items() if amount)]
+        if not fitting:
+            unfit.append(instance_id)
+            continue
+        host = max(fitting, key=lambda h: (room[h].get("MEMORY_MB", 0), room[h].get("VCPU", 0), h))
+        for rc, amount in wants.items():
+            room[host][rc] = room[host].get(rc, 0) - amount
+        placed[instance_id] = host
+    return placed, unfit
+
+
+def capacity_message(unfit_records, free, demands):
+    """One sentence for a failed capacity pre-check."""
+    wanted = dict((rc, sum(d.get(rc, 0) for _, d in demands)) for rc in FIT_CLASSES)
+    offered = dict((rc, sum(f.get(rc, 0) for f in free.values())) for rc in FIT_CLASSES)
+    names = ", ".join(r["name"] or r["id"] for r in unfit_records[:10])
+    if len(unfit_records) > 10:
+        names += ", ..."
+    return ("Capacity pre-check: the %d enabled and up destination host(s) cannot hold %d of the %d "
+            "instance(s) to move (%s). Needed %s; free %s. Nothing was moved. Free capacity (enable "
+            "hosts, widen the destination) or set capacity_check=false to go ahead anyway."
+            % (len(free), len(unfit_records), len(demands), names,
+               _amounts(wanted), _amounts(offered)))
+
+
+def _amounts(amounts):
+    return " ".join("%s=%s" % (rc, amounts[rc]) for rc in FIT_CLASSES)
+
+
+class MoveRunner(object):
+    """Keeps up to ``concurrency`` moves in flight until every record has a result.
+
+    ``driver`` does the cloud calls:
+      - ``start(record)``: ask nova to move it (raises on refusal).
+      - ``poll(records)``: {id: (phase, detail)} for the records in flight, in as few calls as it
+        can; phase is 'running', 'confirm' (a cold migration waits for confirmation), 'done'
+        or 'failed' (detail: why). A record missing from the answer is still running.
+      - ``confirm(record)``, ``abort(record)`` (best effort, on timeout),
+      - ``finish(record)``: read where the instance is now; sets record['destination'].
+    Errors from ``start``/``confirm``/``finish`` fail that record only; ``error_message`` turns
+    them into text. ``on_progress(done, total, record)`` is called when a record gets its result.
+    """
+
+    def __init__(self, driver, concurrency=1, instance_timeout=1800, overall_timeout=None,
+                 stop_on_failure=False, poll_interval=2.0, error_types=(Exception,), error_message=str,
+                 on_progress=None, clock=time.monotonic, sleep=time.sleep):
+        self.driver = driver
+        self.concurrency = max(1, int(concurrency))
+        self.instance_timeout = instance_timeout
+        self.overall_timeout = overall_timeout
+        self.stop_on_failure = stop_on_failure
+        self.poll_interval = poll_interval
+        self.error_types = error_types
+        self.error_message = error_message
+        self.on_progress = on_progress
+        self.clock = clock
+        self.sleep = sleep
+        self._done = 0
+        self._total = 0
+
+    def run(self, records):
+        """Move every record (those already having a result are left alone); returns them."""
+        todo = [r for r in records if r["result"] is None]
+        self._total = len(todo)
+        pending = collections.deque(todo)
+        in_flight = collections.OrderedDict()
+        began = self.clock()
+        deadline = began + self.overall_timeout if self.overall_timeout else None
+        stopping = None
+        while pending or in_flight:
+            now = self.clock()
+            if deadline is not None and now >= deadline and not stopping:
+                stopping = "the overall timeout (%ss) ran out before it started" % self.overall_timeout
+            while pending and not stopping and len(in_flight) < self.concurrency:
+                record = pending.popleft()
+                if self._start(record):
+                    in_flight[record["id"]] = record
+                elif self.stop_on_failure:
+                    stopping = "not started: stop_on_failure is set and an earlier move failed"
+            if stopping:
+                while pending:
+                    self._finish(pending.popleft(), NOT_STARTED, stopping)
+            if not in_flight:
+                continue
+            self.sleep(self.poll_interval)
+            self._poll(in_flight, deadline)
+            if self.stop_on_failure and not stopping and any(
+                    r["result"] in UNSUCCESSFUL for r in todo):
+                stopping = "not started: stop_on_failure is set and an earlier move failed"
+        return records
+
+    def _start(self, record):
+        record["_started"] = self.clock()
+        try:
+            self.driver.start(record)
+        except self.error_types as error:  # pylint: disable=catching-non-exception
+            self._finish(record, FAILED, self.error_message(error))
+            return False
+        return True
+
+    def _poll(self, in_flight, deadline):
+        try:
+            phases = self.driver.poll(list(in_flight.values()))
+        except self.error_types as error:  # pylint: disable=catching-non-exception
+            # one failed poll is not a failed migration: try again next round
+            phases = {}
+            self._last_poll_error = self.error_message(error)
+        now = self.clock()
+        for record_id, record in list(in_flight.items()):
+            phase, detail = phases.get(record_id, ("running", None))
+            result = error = None
+            try:
+                if phase == "confirm":
+                    if not record.get("_confirmed"):
+                        self.driver.confirm(record)
+                        record["_confirmed"] = True
+                elif phase == "done":
+                    self.driver.finish(record)
+                    result = MOVED
+                elif phase == "failed":
+                    result, error = FAILED, detail
+            except self.error_types as exc:  # pylint: disable=catching-non-exception
+                result, error = FAILED, self.error_message(exc)
+            if result is None:
+                if now - record["_started"] >= self.instance_timeout:
+                    result, error = TIMEOUT, "still %s after %ss (per-instance timeout)" % (
+                        detail or "in progress", self.instance_timeout)
+                elif deadline is not None and now >= deadline:
+                    result, error = TIMEOUT, "still %s when the overall timeout (%ss) ran out" % (
+                        detail or "in progress", self.overall_timeout)
+                if result == TIMEOUT:
+                    error += self._abort(record)
+            if result is not None:
+                del in_flight[record_id]
+                self._finish(record, result, error)
+
+    def _abort(self, record):
+        try:
+            return self.driver.abort(record) or ""
+        except self.error_types as exc:  # pylint: disable=catching-non-exception
+            return "; abort failed: %s" % self.error_message(exc)
+
+    def _finish(self, record, result, error=None):
+        started = record.pop("_started", None)
+        record.pop("_confirmed", None)
+        if started is not None:
+            record["seconds"] = round(self.clock() - started, 1)
+        record["result"] = result
+        record["error"] = error
+        self._done += 1
+        if self.on_progress:
+            self.on_progress(self._done, self._total, record)

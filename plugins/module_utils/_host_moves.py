@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) osops.toolkit contributors
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Apache License 2.0 or, at your option, GNU General Public License version 3 or later
+# (see LICENSES/ in the collection)
+"""What host_drain, host_return and host_evacuate share: run options, the run, the result."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+try:
+    from openstack import exceptions as sdk_exceptions
+except ImportError:  # reported by CloudModule._check_sdk
+    sdk_exceptions = None
+
+from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule, sdk_error_message
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import (
+    find_compute_service,
+    service_after,
+    service_from_json,
+    service_to_dict,
+    update_compute_service,
+)
+from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
+    LEFT,
+    NOT_MOVED,
+    PLANNED,
+    MoveRunner,
+    new_record,
+    summarize,
+    unmovable_error,
+    unsuccessful,
+)
+from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import (
+    MOVES_MICROVERSION,
+    MoveError,
+    NovaMoves,
+)
+
+# the block_migration option's words, as nova's os-migrateLive wants them
+_BLOCK_MIGRATION = {"auto": "auto", "always": True, "never": False}
+
+
+def moves_argument_spec():
+    """The options of every module that moves instances (doc fragment osops.toolkit.moves)."""
+    return dict(
+        concurrency=dict(type="int", default=2),
+        instance_timeout=dict(type="int", default=1800),
+        timeout=dict(type="int", default=7200),
+        stop_on_failure=dict(type="bool", default=False),
+        poll_interval=dict(type="float", default=2.0),
+        other_states=dict(type="str", default="report", choices=["report", "leave"]),
+        progress_file=dict(type="path"),
+    )
+
+
+class MovesModule(CloudModule):
+    """A CloudModule that moves instances off (or back to) one host and reports per instance."""
+
+    verb = "move"
+
+    def __init__(self):
+        spec = moves_argument_spec()
+        spec.update(self.argument_spec)
+        self.argument_spec = spec
+        super(MovesModule, self).__init__()
+
+    def check_run_options(self):
+        p = self.params
+        for option in ("concurrency", "instance_timeout", "timeout"):
+            if p[option] < 1:
+                self.fail("%s must be 1 or more, not %s." % (option, p[option]))
+        if p["poll_interval"] <= 0:
+            self.fail("poll_interval must be more than 0 seconds.")
+        self.require_microversion(self.conn.compute, MOVES_MICROVERSION, "Moving instances between hosts")
+
+    def source_service(self, host):
+        """The nova-compute service of ``host`` as a dict; fails clearly when there is none."""
+        service = find_compute_service(self.conn.compute, host)
+        if service is None:
+            self.fail("No nova-compute service runs on host %r (the name must match exactly). Check it "
+                      "with 'openstack compute service list --service nova-compute'." % host)
+        return service, service_to_dict(service)
+
+    def records_for(self, servers, origin, method_of, verb, destination=None):
+        """One record per server; those nova cannot move get their result now."""
+        records = []
+        for server in servers:
+            method = method_of(server["status"])
+            record = new_record(server, origin, method, destination)
+            if method is None:
+                record["result"] = LEFT if self.params["other_states"] == "leave" else NOT_MOVED
+                record["error"] = unmovable_error(server["status"], verb)
+            records.append(record)
+        return records
+
+    def set_service(self, service, before, changes):
+        """Apply a compute service change (from wanted_service_state) unless in check mode."""
+        after = service_after(before, changes)
+        if changes:
+            self.results["changed"] = True
+            if not self.check_mode:
+                after = service_from_json(update_compute_service(self.conn.compute, service, changes))
+                after["availability_zone"] = after["availability_zone"] or before["availability_zone"]
+        self.results["service"] = after
+        return after
+
+    def run_moves(self, records):
+        """Move every record without a result yet; in check mode mark them planned."""
+        todo = [r for r in records if r["result"] is None]
+        if self.check_mode:
+            for record in todo:
+                record["result"] = PLANNED
+            return records
+        progress = _Progress(self.params["progress_file"])
+        progress(0, len(todo), None)
+        if not todo:
+            return records
+        block_migration = _BLOCK_MIGRATION[self.params.get("block_migration") or "auto"]
+        driver = NovaMoves(self.conn.compute, block_migration=block_migration)
+        runner = MoveRunner(
+            driver, concurrency=self.params["concurrency"], instance_timeout=self.params["instance_timeout"],
+            overall_timeout=self.params["timeout"], stop_on_failure=self.params["stop_on_failure"],
+            poll_interval=self.params["poll_interval"], error_types=(sdk_exceptions.SDKException, MoveError),
+            error_message=sdk_error_message, on_progress=progress)
+        return runner.run(records)
+
+    def report(self, records, host, failure_note=""):
+        """Put the records and counts in the result; fail when an instance was not moved."""
+        summary = summarize(records)
+        self.results["instances"] = records
+        self.results["summary"] = summary
+        if summary["moved"] or summary["planned"]:
+            self.results["changed"] = True
+        if summary["left"]:
+            self.warn("%d instance(s) stay on %s because other_states=leave: %s" % (
+                summary["left"], host, ", ".join(_label(r) for r in records if r["result"] == LEFT)))
+        bad = unsuccessful(records)
+        if bad:
+            details = "; ".join("%s: %s (%s)" % (_label(r), r["result"], r["error"]) for r in bad[:20])
+            self.fail("Could not %s %d of %d instance(s) %s: %s.%s"
+                      % (self.verb, len(bad), len(records), host, details, failure_note))
+
+
+def _label(record):
+    return "%s (%s)" % (record["name"], record["id"]) if record["name"] else record["id"]
+
+
+class _Progress(object):
+    """Writes one JSON line per finished instance, so an operator can follow a long run."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __call__(self, done, total, record):
+        if not self.path:
+            return
+        line = {"done": done, "total": total,
+                "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if record is not None:
+            line.update((k, record[k]) for k in ("id", "name", "result", "destination", "seconds", "error"))
+        with open(self.path, "w" if record is None else "a") as handle:
+            handle.write(json.dumps(line, sort_keys=True) + "\n")

@@ -1,0 +1,280 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) osops.toolkit contributors
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Apache License 2.0 or, at your option, GNU General Public License version 3 or later
+# (see LICENSES/ in the collection)
+"""The Nova and Placement calls of host_drain, host_return and host_evacuate.
+
+Everything is raw JSON at one compute microversion, so the behaviour does not depend on how
+a given openstacksdk release models migrations.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import time
+
+try:
+    from openstack import exceptions as sdk_exceptions
+    from openstack import utils as sdk_utils
+except ImportError:  # reported by CloudModule._check_sdk
+    sdk_exceptions = sdk_utils = None
+
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import service_from_json
+
+# 2.65: abort of queued live migrations; 2.59: migration list paging and changes-since;
+# 2.56: cold migration to a given host; 2.53: hypervisors and services by UUID.
+MOVES_MICROVERSION = "2.65"
+# 1.27: provider summaries with every resource class, not only the requested ones;
+# 1.22: forbidden traits (leave out disabled computes)
+ALLOCATION_CANDIDATES_MICROVERSION = "1.27"
+# 2.84: instance action events carry the error message in "details"
+ACTION_DETAILS_MICROVERSION = "2.84"
+
+_RUNNING, _CONFIRM, _DONE, _FAILED = "running", "confirm", "done", "failed"
+_PHASES = {
+    "live-migration": {"completed": _DONE, "error": _FAILED, "failed": _FAILED, "cancelled": _FAILED},
+    "migration": {"finished": _CONFIRM, "confirmed": _DONE, "error": _FAILED, "failed": _FAILED,
+                  "reverted": _FAILED},
+    "evacuation": {"done": _DONE, "completed": _DONE, "error": _FAILED, "failed": _FAILED},
+}
+_MIGRATION_TYPES = {"live": "live-migration", "cold": "migration", "evacuate": "evacuation"}
+
+
+class MoveError(Exception):
+    """A move nova accepted but did not carry out as asked."""
+
+
+def _get(compute, path, params=None, microversion=MOVES_MICROVERSION):
+    response = compute.get(path, params=params, microversion=microversion)
+    sdk_exceptions.raise_from_response(response)
+    return response
+
+
+def _action(compute, server_id, body, microversion=MOVES_MICROVERSION):
+    response = compute.post("/servers/%s/action" % server_id, json=body, microversion=microversion)
+    sdk_exceptions.raise_from_response(response)
+
+
+def event_error(events):
+    """': <message>' of the first failed instance action event, or ''."""
+    for event in events:
+        if event.get("result") != "Error":
+            continue
+        if event.get("details"):
+            return ": " + event["details"].strip()
+        # the exception line of a Python traceback is its last unindented one
+        lines = [line for line in (event.get("traceback") or "").splitlines()
+                 if line.strip() and not line[0].isspace() and not line.startswith("Traceback")]
+        if lines:
+            return ": " + lines[-1].strip()
+    return ""
+
+
+def compute_services(compute):
+    """Every nova-compute service as a dict (see _compute.service_from_json)."""
+    body = _get(compute, "/os-services", params={"binary": "nova-compute"}).json()
+    return [service_from_json(s) for s in body["services"]]
+
+
+def servers_on_host(compute, host):
+    """Every instance nova places on ``host`` (all projects), matched exactly, as dicts."""
+    servers, marker = [], None
+    while True:
+        params = {"all_tenants": "1", "host": host, "limit": 1000}
+        if marker:
+            params["marker"] = marker
+        page = _get(compute, "/servers/detail", params=params).json()["servers"]
+        servers += [server_view(s) for s in page]
+        if len(page) < 1000:
+            break
+        marker = page[-1]["id"]
+    return [s for s in servers if s["host"] == host]
+
+
+def server_view(body):
+    flavor = body.get("flavor") or {}
+    return {
+        "id": body["id"],
+        "name": body.get("name"),
+        "status": body.get("status"),
+        "task_state": body.get("OS-EXT-STS:task_state"),
+        "host": body.get("OS-EXT-SRV-ATTR:host"),
+        "fault": (body.get("fault") or {}).get("message"),
+        "flavor": {"vcpus": flavor.get("vcpus"), "ram": flavor.get("ram"),
+                   "disk": (flavor.get("disk") or 0) + (flavor.get("ephemeral") or 0)},
+    }
+
+
+def get_server(compute, server_id):
+    """The server as a dict, or None when it no longer exists."""
+    response = compute.get("/servers/%s" % server_id, microversion=MOVES_MICROVERSION)
+    if response.status_code == 404:
+        return None
+    sdk_exceptions.raise_from_response(response)
+    return server_view(response.json()["server"])
+
+
+def aggregate_hosts(compute, aggregate):
+    """The hosts of the aggregate named (or with the id or UUID) ``aggregate``; None if unknown."""
+    for agg in _get(compute, "/os-aggregates").json()["aggregates"]:
+        if aggregate in (agg.get("name"), str(agg.get("id")), agg.get("uuid")):
+            return list(agg.get("hosts") or [])
+    return None
+
+
+def free_capacity(conn, hosts):
+    """{host: {resource class: free}} for the compute nodes of ``hosts``, from placement.
+
+    One allocation-candidates call returns capacity and usage of every enabled compute
+    provider that can hold at least a minimal instance; a full host is absent (no room).
+    """
+    hypervisors = _get(conn.compute, "/os-hypervisors/detail").json()["hypervisors"]
+    provider_host = dict((hv["id"], hv["service"]["host"]) for hv in hypervisors
+                         if hv.get("service", {}).get("host") in hosts)
+    response = conn.placement.get(
+        "/allocation_candidates", params={"resources": "VCPU:1,MEMORY_MB:1",
+                                          "required": "!COMPUTE_STATUS_DISABLED"},
+        microversion=ALLOCATION_CANDIDATES_MICROVERSION)
+    sdk_exceptions.raise_from_response(response)
+    free = {}
+    for provider, summary in response.json()["provider_summaries"].items():
+        host = provider_host.get(provider)
+        if host is None:
+            continue
+        room = free.setdefault(host, {})
+        for rc, amounts in summary["resources"].items():
+            room[rc] = room.get(rc, 0) + amounts["capacity"] - amounts["used"]
+    return free
+
+
+def instance_demands(conn, host, servers):
+    """[(server id, {resource class: amount})] from placement's allocations on ``host``'s nodes.
+
+    An instance without an allocation there (nova has not healed it) counts its flavor.
+    """
+    hypervisors = _get(conn.compute, "/os-hypervisors/detail").json()["hypervisors"]
+    allocations = {}
+    for hv in hypervisors:
+        if hv.get("service", {}).get("host") != host:
+            continue
+        response = conn.placement.get("/resource_providers/%s/allocations" % hv["id"],
+                                      microversion="1.14")
+        if response.status_code == 404:
+            continue
+        sdk_exceptions.raise_from_response(response)
+        for consumer, alloc in response.json()["allocations"].items():
+            mine = allocations.setdefault(consumer, {})
+            for rc, amount in alloc["resources"].items():
+                mine[rc] = mine.get(rc, 0) + amount
+    demands = []
+    for server in servers:
+        wants = allocations.get(server["id"])
+        if not wants:
+            flavor = server["flavor"]
+            wants = {"VCPU": flavor["vcpus"] or 0, "MEMORY_MB": flavor["ram"] or 0,
+                     "DISK_GB": flavor["disk"] or 0}
+        demands.append((server["id"], dict((rc, wants.get(rc, 0)) for rc in ("VCPU", "MEMORY_MB", "DISK_GB"))))
+    return demands
+
+
+class NovaMoves(object):
+    """The driver of _drain.MoveRunner for live/cold migrations and evacuations.
+
+    Polling reads the migration list once per origin host and round, not once per instance;
+    only migrations newer than the newest one at construction time count.
+    """
+
+    def __init__(self, compute, block_migration="auto"):
+        self.compute = compute
+        self.block_migration = block_migration
+        self.migrations = {}
+        response = _get(self.compute, "/os-migrations", params={"limit": 1})
+        newest = response.json()["migrations"]
+        self.watermark = max([m["id"] for m in newest] or [0])
+        # the cloud's own clock, so a workstation clock that is off does not hide migrations
+        now = email.utils.parsedate_to_datetime(response.headers["Date"]) \
+            if response.headers.get("Date") else datetime.datetime.now(datetime.timezone.utc)
+        self.since = (now - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def start(self, record):
+        dest = record.get("destination")
+        if record["method"] == "live":
+            body = {"os-migrateLive": {"host": dest, "block_migration": self.block_migration}}
+        elif record["method"] == "cold":
+            body = {"migrate": {"host": dest} if dest else None}
+        else:
+            # below 2.95 an evacuated instance comes back in the state it had, not always stopped
+            body = {"evacuate": {"host": dest} if dest else {}}
+        _action(self.compute, record["id"], body)
+
+    def poll(self, records):
+        wanted = dict((r["id"], _MIGRATION_TYPES[r["method"]]) for r in records)
+        for origin in sorted(set(r["origin"] for r in records)):
+            params = {"source_compute": origin, "changes-since": self.since, "limit": 1000}
+            for migration in _get(self.compute, "/os-migrations", params=params).json()["migrations"]:
+                uuid = migration["instance_uuid"]
+                if migration["id"] <= self.watermark or wanted.get(uuid) != migration["migration_type"]:
+                    continue
+                known = self.migrations.get(uuid)
+                if known is None or migration["id"] >= known["id"]:
+                    self.migrations[uuid] = migration
+        phases = {}
+        for record in records:
+            migration = self.migrations.get(record["id"])
+            if migration is None:
+                continue
+            phase = _PHASES[wanted[record["id"]]].get(migration["status"], _RUNNING)
+            detail = "%s %s %s" % (migration["migration_type"], migration["id"], migration["status"])
+            if phase == _FAILED:
+                detail = "%s ended in status %s%s" % (
+                    migration["migration_type"], migration["status"], self._reason(record))
+            phases[record["id"]] = (phase, detail)
+        return phases
+
+    def confirm(self, record):
+        _action(self.compute, record["id"], {"confirmResize": None})
+
+    def abort(self, record):
+        migration = self.migrations.get(record["id"])
+        if record["method"] != "live":
+            return "; nova cannot abort a %s, it may still finish" % _MIGRATION_TYPES[record["method"]]
+        if migration is None:
+            return "; nova had not started it yet"
+        response = self.compute.delete("/servers/%s/migrations/%s" % (record["id"], migration["id"]),
+                                       microversion=MOVES_MICROVERSION)
+        sdk_exceptions.raise_from_response(response)
+        return "; nova was asked to abort live migration %s" % migration["id"]
+
+    def finish(self, record):
+        server = get_server(self.compute, record["id"])
+        # nova marks a cold migration confirmed a moment before the instance leaves VERIFY_RESIZE
+        for _attempt in range(40):
+            if server is None or server["status"] != "VERIFY_RESIZE":
+                break
+            time.sleep(0.25)
+            server = get_server(self.compute, record["id"])
+        if server is None:
+            raise MoveError("the instance was deleted while it moved")
+        record["destination"] = server["host"]
+        record["status"] = server["status"]
+        if server["host"] == record["origin"]:
+            raise MoveError("nova reports the move done but the instance is still on %s" % record["origin"])
+        if server["status"] == "ERROR":
+            raise MoveError("the instance is in ERROR on %s: %s" % (server["host"], server["fault"]))
+
+    def _reason(self, record):
+        """The error nova recorded in the instance's newest action, when it shows one."""
+        microversion = ACTION_DETAILS_MICROVERSION \
+            if sdk_utils.supports_microversion(self.compute, ACTION_DETAILS_MICROVERSION) else MOVES_MICROVERSION
+        try:
+            actions = _get(self.compute, "/servers/%s/os-instance-actions" % record["id"],
+                           params={"limit": 1}, microversion=microversion).json()["instanceActions"]
+            if not actions:
+                return ""
+            action = _get(self.compute, "/servers/%s/os-instance-actions/%s"
+                          % (record["id"], actions[0]["request_id"]), microversion=microversion).json()
+        except sdk_exceptions.SDKException:
+            return ""
+        return event_error(action["instanceAction"].get("events") or [])

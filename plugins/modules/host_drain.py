@@ -1,0 +1,303 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) osops.toolkit contributors
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Apache License 2.0 or, at your option, GNU General Public License version 3 or later
+# (see LICENSES/ in the collection)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: host_drain
+short_description: Move every instance off one hypervisor so it can be worked on
+version_added: 0.1.0
+description:
+  - Checks that the other hosts can hold the instances (placement), disables the host's
+    nova-compute service with a reason so nothing new lands there, then moves its instances
+    away, O(concurrency) at a time.
+  - V(ACTIVE) and V(PAUSED) instances are live-migrated, V(SHUTOFF) ones cold-migrated and
+    the migration confirmed (they stay shut off). Instances in any other state are never
+    skipped silently; O(other_states) says what happens to them.
+  - The host is matched exactly; draining C(compute-1) never touches C(compute-10).
+  - One instance that cannot be moved does not stop the others (see O(stop_on_failure)); the
+    module fails at the end when any instance is still on the host, returns every record and
+    leaves the service disabled.
+  - The records in RV(instances) are what M(osops.toolkit.host_return) takes to send the
+    instances home after the maintenance.
+options:
+  host:
+    description:
+      - The host to drain, as C(openstack compute service list) shows it.
+    type: str
+    required: true
+  disabled_reason:
+    description:
+      - The reason set on the disabled compute service; shown by
+        C(openstack compute service list --long).
+    type: str
+    default: drained by osops.toolkit.host_drain
+  destination_host:
+    description:
+      - Move every instance to this host. It must be an enabled and up compute host; nova's
+        scheduler still checks that each instance fits.
+      - When neither this nor O(destination_aggregate) is set, nova's scheduler chooses.
+    type: str
+  destination_aggregate:
+    description:
+      - Move the instances to hosts of this host aggregate (name, id or UUID). The module
+        spreads them over the aggregate's enabled and up hosts by free capacity and names the
+        host for each move; nova's scheduler still checks each one.
+    type: str
+  block_migration:
+    description:
+      - V(auto) lets nova decide per instance (shared storage or not).
+      - V(always) and V(never) force a block migration or a shared-storage one.
+    type: str
+    default: auto
+    choices: [auto, always, never]
+  capacity_check:
+    description:
+      - Before changing anything, check in placement that the enabled and up destination hosts
+        have room (VCPU, MEMORY_MB, DISK_GB with allocation ratios) for every instance to move,
+        and fail with nothing changed when they have not.
+      - V(false) goes ahead anyway; nova then refuses the instances that fit nowhere.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - osops.toolkit.cloud
+  - osops.toolkit.moves
+  - osops.toolkit.attributes
+  - osops.toolkit.attributes.cloud_group
+attributes:
+  check_mode:
+    support: full
+    details: Returns the plan (what would move, how, and where when the module chooses) and changes nothing.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+    details: A drained host has no instance left to move and its service is already disabled.
+author:
+  - osops.toolkit maintainers (@osops)
+seealso:
+  - module: osops.toolkit.host_return
+  - module: osops.toolkit.host_evacuate
+  - module: osops.toolkit.compute_service
+"""
+
+EXAMPLES = r"""
+- name: Empty compute-7 before its kernel upgrade
+  osops.toolkit.host_drain:
+    cloud: prod
+    host: compute-7
+    disabled_reason: "CHG-1234 kernel upgrade (alice)"
+    concurrency: 4
+    progress_file: /tmp/drain-compute-7.jsonl
+  register: drain
+
+- name: What would move, and how
+  osops.toolkit.host_drain:
+    cloud: prod
+    host: compute-7
+  check_mode: true
+  register: plan
+
+- name: Drain into the spare aggregate, leaving suspended instances where they are
+  osops.toolkit.host_drain:
+    cloud: prod
+    host: compute-7
+    destination_aggregate: spares
+    other_states: leave
+"""
+
+RETURN = r"""
+instances:
+  description: One record per instance that was on the host.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Instance UUID.
+      type: str
+    name:
+      description: Instance name.
+      type: str
+    status:
+      description: Instance status (after the move when it moved).
+      type: str
+      sample: ACTIVE
+    origin:
+      description: The host it was on.
+      type: str
+      sample: compute-7
+    destination:
+      description: The host it is on now; the planned host in check mode, null when the scheduler chooses.
+      type: str
+      sample: compute-3
+    method:
+      description: V(live), V(cold), or null when nova cannot move it.
+      type: str
+      sample: live
+    seconds:
+      description: How long the move took.
+      type: float
+      sample: 41.5
+    result:
+      description:
+        - V(moved), V(failed), V(timeout), V(not_moved) (its state has no safe move),
+          V(left) (O(other_states=leave)), V(not_started) (stopped early), V(planned) (check mode).
+      type: str
+      sample: moved
+    error:
+      description: Why it did not move, with nova's own error when it recorded one.
+      type: str
+      sample: "live-migration ended in status error: NoValidHost: No valid host was found."
+  sample:
+    - {"id": "5c4f2d7e-8a5e-4a5b-9d0c-0e6f3b1a2c44", "name": "web-1", "status": "ACTIVE",
+       "origin": "compute-7", "destination": "compute-3", "method": "live", "seconds": 41.5,
+       "result": "moved", "error": null}
+summary:
+  description: How many instances ended with each result, and the total.
+  returned: always
+  type: dict
+  sample: {"total": 3, "moved": 2, "failed": 1, "timeout": 0, "not_moved": 0, "left": 0,
+           "not_started": 0, "planned": 0, "already_home": 0, "gone": 0}
+service:
+  description: The host's compute service after the run (as it would be, in check mode).
+  returned: always
+  type: dict
+  sample: {"host": "compute-7", "status": "disabled", "state": "up",
+           "disabled_reason": "CHG-1234 kernel upgrade (alice)", "forced_down": false}
+diff:
+  description: The service status and reason, and the instances on the host, before and after.
+  returned: in diff mode
+  type: dict
+"""
+
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import wanted_service_state
+from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
+    NOT_STARTED,
+    capacity_message,
+    drain_method,
+    fit_instances,
+    summarize,
+)
+from ansible_collections.osops.toolkit.plugins.module_utils._host_moves import MovesModule
+from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import (
+    aggregate_hosts,
+    compute_services,
+    free_capacity,
+    instance_demands,
+    servers_on_host,
+)
+
+
+class HostDrainModule(MovesModule):
+    verb = "move off"
+    argument_spec = dict(
+        host=dict(type="str", required=True),
+        disabled_reason=dict(type="str", default="drained by osops.toolkit.host_drain"),
+        destination_host=dict(type="str"),
+        destination_aggregate=dict(type="str"),
+        block_migration=dict(type="str", default="auto", choices=["auto", "always", "never"]),
+        capacity_check=dict(type="bool", default=True),
+    )
+    module_kwargs = dict(
+        mutually_exclusive=[("destination_host", "destination_aggregate")],
+        supports_check_mode=True,
+    )
+
+    def run(self):
+        p = self.params
+        host = p["host"]
+        self.check_run_options()
+        service, before = self.source_service(host)
+        destinations = self.destination_hosts(host)
+
+        servers = servers_on_host(self.conn.compute, host)
+        records = self.records_for(servers, host, drain_method, "migrate", p["destination_host"])
+        self.place(records, servers, destinations)
+
+        after = self.set_service(service, before,
+                                 wanted_service_state(before, "disabled", p["disabled_reason"]))
+        if not self.check_mode:
+            # what the scheduler placed here before the service was disabled
+            known = set(r["id"] for r in records)
+            late = [s for s in servers_on_host(self.conn.compute, host) if s["id"] not in known]
+            records += self.records_for(late, host, drain_method, "migrate", p["destination_host"])
+        self.run_moves(records)
+
+        if self.ansible._diff:
+            self.results["diff"] = {
+                "before": {"service": _service_diff(before), "instances": sorted(_names(records))},
+                "after": {"service": _service_diff(after),
+                          "instances": sorted(_names(r for r in records if r["result"] not in ("moved", "planned")))},
+            }
+        self.report(records, "off %s" % host, " %s stays disabled." % host if not self.check_mode else "")
+
+    def destination_hosts(self, source):
+        """The enabled, up compute hosts instances may go to, as the options narrow them."""
+        p = self.params
+        services = dict((s["host"], s) for s in compute_services(self.conn.compute))
+        eligible = set(h for h, s in services.items()
+                       if h != source and s["status"] == "enabled" and s["state"] == "up" and not s["forced_down"])
+        if p["destination_host"]:
+            name = p["destination_host"]
+            if name not in services:
+                self.fail("destination_host %r has no nova-compute service (the name must match exactly)." % name)
+            if name == source:
+                self.fail("destination_host is the host being drained (%s)." % source)
+            if name not in eligible:
+                svc = services[name]
+                self.fail("destination_host %s cannot take instances: its compute service is %s and %s."
+                          % (name, svc["status"], "forced down" if svc["forced_down"] else svc["state"]))
+            return set([name])
+        if p["destination_aggregate"]:
+            members = aggregate_hosts(self.conn.compute, p["destination_aggregate"])
+            if members is None:
+                self.fail("destination_aggregate %r does not exist." % p["destination_aggregate"])
+            eligible &= set(members)
+            if not eligible:
+                self.fail("destination_aggregate %s has no enabled and up compute host other than %s."
+                          % (p["destination_aggregate"], source))
+        return eligible
+
+    def place(self, records, servers, destinations):
+        """Capacity pre-check, and a host per instance when the module chooses it."""
+        p = self.params
+        movable = set(r["id"] for r in records if r["result"] is None)
+        if not movable or not (p["capacity_check"] or p["destination_aggregate"]):
+            return
+        free = free_capacity(self.conn, destinations)
+        demands = instance_demands(self.conn, p["host"], [s for s in servers if s["id"] in movable])
+        placed, unfit = fit_instances(demands, free)
+        if unfit and p["capacity_check"]:
+            for record in records:
+                if record["result"] is None:
+                    record["result"] = NOT_STARTED
+                    record["error"] = "capacity pre-check failed" + (
+                        ": fits on no destination host" if record["id"] in unfit else "")
+            self.results["instances"] = records
+            self.results["summary"] = summarize(records)
+            self.fail(capacity_message([r for r in records if r["id"] in unfit], free, demands))
+        if p["destination_aggregate"]:
+            spare = sorted(destinations)
+            for index, record in enumerate(r for r in records if r["id"] in movable):
+                record["destination"] = placed.get(record["id"]) or spare[index % len(spare)]
+
+
+def _service_diff(service):
+    return dict((k, service[k]) for k in ("status", "disabled_reason"))
+
+
+def _names(records):
+    return ["%s (%s)" % (r["name"], r["id"]) for r in records]
+
+
+def main():
+    HostDrainModule()()
+
+
+if __name__ == "__main__":
+    main()

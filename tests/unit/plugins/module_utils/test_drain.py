@@ -1,0 +1,223 @@
+"""The planning and the runner of host_drain / host_return / host_evacuate, on a fake driver and clock."""
+import pytest
+
+from ansible_collections.osops.toolkit.plugins.module_utils import _drain as drain
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class FakeNova(object):
+    """Each instance takes ``durations[id]`` seconds; ids in ``fails`` fail, in ``refuses`` are refused."""
+
+    def __init__(self, clock, durations, fails=(), refuses=(), cold_confirm=True):
+        self.clock = clock
+        self.durations = durations
+        self.fails = set(fails)
+        self.refuses = set(refuses)
+        self.started = {}
+        self.confirmed = set()
+        self.aborted = []
+        self.max_in_flight = 0
+        self.polls = 0
+        self.cold_confirm = cold_confirm
+
+    def start(self, record):
+        if record["id"] in self.refuses:
+            raise RuntimeError("Cannot 'os-migrateLive' instance %s while it is in task_state migrating" % record["id"])
+        self.started[record["id"]] = self.clock()
+        self.max_in_flight = max(self.max_in_flight, len(self.started))
+
+    def poll(self, records):
+        self.polls += 1
+        phases = {}
+        for record in records:
+            elapsed = self.clock() - self.started[record["id"]]
+            if elapsed < self.durations[record["id"]]:
+                continue
+            if record["id"] in self.fails:
+                phases[record["id"]] = ("failed", "live-migration ended in status error: NoValidHost")
+            elif record["method"] == "cold" and record["id"] not in self.confirmed:
+                phases[record["id"]] = ("confirm", None)
+            else:
+                phases[record["id"]] = ("done", None)
+        return phases
+
+    def confirm(self, record):
+        self.confirmed.add(record["id"])
+
+    def abort(self, record):
+        self.aborted.append(record["id"])
+        return "; aborted"
+
+    def finish(self, record):
+        del self.started[record["id"]]
+        record["destination"] = "elsewhere"
+
+    def settle(self, record):
+        self.started.pop(record["id"], None)
+
+
+def _records(spec):
+    return [drain.new_record({"id": i, "name": "vm-%s" % i, "status": status}, "compute-1",
+                             drain.drain_method(status)) for i, status in spec]
+
+
+def _runner(nova, clock, **kwargs):
+    kwargs.setdefault("poll_interval", 1.0)
+
+    def forget_failed(done, total, record):
+        if record["result"] != drain.MOVED:
+            nova.settle(record)
+    return drain.MoveRunner(nova, clock=clock, sleep=clock.sleep, on_progress=forget_failed, **kwargs)
+
+
+@pytest.mark.parametrize("status, method", [
+    ("ACTIVE", "live"), ("PAUSED", "live"), ("SHUTOFF", "cold"),
+    ("SUSPENDED", None), ("ERROR", None), ("SHELVED", None), ("BUILD", None), ("VERIFY_RESIZE", None),
+])
+def test_drain_method_by_state(status, method):
+    assert drain.drain_method(status) == method
+
+
+def test_fit_instances_spreads_largest_first_and_reports_what_fits_nowhere():
+    free = {"c2": {"VCPU": 4, "MEMORY_MB": 4096, "DISK_GB": 100},
+            "c3": {"VCPU": 8, "MEMORY_MB": 2048, "DISK_GB": 100}}
+    demands = [("small", {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}),
+               ("big", {"VCPU": 2, "MEMORY_MB": 3072, "DISK_GB": 10}),
+               ("huge", {"VCPU": 1, "MEMORY_MB": 8192, "DISK_GB": 1}),
+               ("mid", {"VCPU": 1, "MEMORY_MB": 1536, "DISK_GB": 1})]
+    placed, unfit = drain.fit_instances(demands, free)
+    assert unfit == ["huge"]
+    assert placed["big"] == "c2"          # only c2 has 3 GiB
+    assert placed["mid"] == "c3"          # c3 has most memory left after that
+    assert placed["small"] == "c2"        # 1024 left on c2 vs 512 on c3
+
+
+def test_fit_instances_counts_a_missing_class_as_no_room():
+    placed, unfit = drain.fit_instances([("a", {"VCPU": 1, "MEMORY_MB": 64, "DISK_GB": 1})],
+                                        {"bm": {"CUSTOM_BAREMETAL": 1}})
+    assert placed == {} and unfit == ["a"]
+
+
+def test_capacity_message_names_the_instances_and_the_way_out():
+    records = _records([("a", "ACTIVE")])
+    message = drain.capacity_message(records, {}, [("a", {"VCPU": 2, "MEMORY_MB": 64, "DISK_GB": 1})])
+    assert "vm-a" in message and "VCPU=2" in message and "capacity_check=false" in message
+    assert "Nothing was moved" in message
+
+
+def test_runner_moves_everything_and_keeps_concurrency():
+    clock = Clock()
+    records = _records([(str(i), "ACTIVE") for i in range(10)])
+    nova = FakeNova(clock, dict((str(i), 3) for i in range(10)))
+    _runner(nova, clock, concurrency=3).run(records)
+    assert [r["result"] for r in records] == [drain.MOVED] * 10
+    assert nova.max_in_flight == 3
+    assert all(r["destination"] == "elsewhere" and r["seconds"] == 3.0 for r in records)
+    assert all(not k.startswith("_") for r in records for k in r)
+    # 10 moves of 3 s, 3 at a time: 4 waves of 3 s
+    assert clock.now == 12.0
+
+
+def test_runner_confirms_cold_migrations_once():
+    clock = Clock()
+    records = _records([("a", "SHUTOFF")])
+    nova = FakeNova(clock, {"a": 2})
+    _runner(nova, clock).run(records)
+    assert records[0]["result"] == drain.MOVED and nova.confirmed == {"a"}
+
+
+def test_one_failure_does_not_stop_the_others():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE"), ("c", "SHUTOFF")])
+    nova = FakeNova(clock, {"a": 1, "b": 1, "c": 1}, fails={"a"})
+    _runner(nova, clock, concurrency=1).run(records)
+    assert [r["result"] for r in records] == [drain.FAILED, drain.MOVED, drain.MOVED]
+    assert "NoValidHost" in records[0]["error"]
+
+
+def test_a_refused_start_is_a_failure_of_that_instance_only():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE")])
+    nova = FakeNova(clock, {"a": 1, "b": 1}, refuses={"a"})
+    _runner(nova, clock, concurrency=2).run(records)
+    assert records[0]["result"] == drain.FAILED and "task_state migrating" in records[0]["error"]
+    assert records[1]["result"] == drain.MOVED
+
+
+def test_stop_on_failure_starts_nothing_more():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE"), ("c", "ACTIVE")])
+    nova = FakeNova(clock, {"a": 1, "b": 1, "c": 1}, fails={"a"})
+    _runner(nova, clock, concurrency=1, stop_on_failure=True).run(records)
+    assert [r["result"] for r in records] == [drain.FAILED, drain.NOT_STARTED, drain.NOT_STARTED]
+    assert "stop_on_failure" in records[1]["error"]
+
+
+def test_instance_timeout_aborts_that_move_and_the_rest_go_on():
+    clock = Clock()
+    records = _records([("slow", "ACTIVE"), ("b", "ACTIVE")])
+    nova = FakeNova(clock, {"slow": 100, "b": 2})
+    _runner(nova, clock, concurrency=2, instance_timeout=10).run(records)
+    assert records[0]["result"] == drain.TIMEOUT and "per-instance timeout" in records[0]["error"]
+    assert records[0]["error"].endswith("; aborted") and nova.aborted == ["slow"]
+    assert records[1]["result"] == drain.MOVED
+    assert clock.now == 10.0
+
+
+def test_overall_timeout_reports_in_flight_and_not_started():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE"), ("c", "ACTIVE")])
+    nova = FakeNova(clock, {"a": 3, "b": 100, "c": 1})
+    _runner(nova, clock, concurrency=1, overall_timeout=5, instance_timeout=1000).run(records)
+    assert [r["result"] for r in records] == [drain.MOVED, drain.TIMEOUT, drain.NOT_STARTED]
+    assert "overall timeout" in records[1]["error"] and "overall timeout" in records[2]["error"]
+
+
+def test_records_with_a_result_are_left_alone_and_progress_counts_the_rest():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("s", "SUSPENDED")])
+    records[1]["result"] = drain.NOT_MOVED
+    seen = []
+    nova = FakeNova(clock, {"a": 1})
+    drain.MoveRunner(nova, clock=clock, sleep=clock.sleep, poll_interval=1,
+                     on_progress=lambda done, total, record: seen.append((done, total, record["id"]))).run(records)
+    assert seen == [(1, 1, "a")]
+    assert records[1]["result"] == drain.NOT_MOVED
+
+
+def test_polls_once_per_round_whatever_the_number_in_flight():
+    clock = Clock()
+    records = _records([(str(i), "ACTIVE") for i in range(5)])
+    nova = FakeNova(clock, dict((str(i), 4) for i in range(5)))
+    _runner(nova, clock, concurrency=5).run(records)
+    assert nova.polls == 4
+
+
+def test_summary_and_unsuccessful():
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE"), ("c", "SUSPENDED")])
+    for record, result in zip(records, (drain.MOVED, drain.TIMEOUT, drain.LEFT)):
+        record["result"] = result
+    summary = drain.summarize(records)
+    assert summary["total"] == 3 and summary["moved"] == 1 and summary["timeout"] == 1 and summary["left"] == 1
+    assert [r["id"] for r in drain.unsuccessful(records)] == ["b"]
+
+
+def test_event_error_prefers_details_then_the_exception_line():
+    from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import event_error
+    traceback = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in f\n    raise result\n"
+                 "nova.exception.NoValidHost: No valid host was found. \n")
+    assert event_error([{"result": "Success"}, {"result": "Error", "traceback": traceback}]) == \
+        ": nova.exception.NoValidHost: No valid host was found."
+    assert event_error([{"result": "Error", "details": "No valid host was found. ", "traceback": traceback}]) == \
+        ": No valid host was found."
+    assert event_error([{"result": "Success"}]) == ""
