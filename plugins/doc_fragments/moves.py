@@ -40,8 +40,11 @@ options:
     default: false
   poll_interval:
     description:
-      - Seconds between two looks at the migrations in flight. Each look is one request per
-        origin host, whatever the number of instances in flight.
+      - The longest time in seconds between two looks at the moves in flight. Each look is one
+        request per origin host, whatever the number of instances in flight.
+      - Moves that started a short while ago are looked at sooner (after a tenth of their age,
+        at least 0.25 seconds apart), so a quick move is noticed quickly and a long one costs
+        one request every O(poll_interval).
     type: float
     default: 2.0
   other_states:

@@ -110,7 +110,7 @@ def fit_instances(demands, free):
 
 def capacity_message(unfit_records, free, demands):
     """One sentence for a failed capacity pre-check."""
-    wanted = dict((rc, sum(d.get(rc, 0) for _, d in demands)) for rc in FIT_CLASSES)
+    wanted = dict((rc, sum(d.get(rc, 0) for _id, d in demands)) for rc in FIT_CLASSES)
     offered = dict((rc, sum(f.get(rc, 0) for f in free.values())) for rc in FIT_CLASSES)
     names = ", ".join(r["name"] or r["id"] for r in unfit_records[:10])
     if len(unfit_records) > 10:
@@ -141,14 +141,15 @@ class MoveRunner(object):
     """
 
     def __init__(self, driver, concurrency=1, instance_timeout=1800, overall_timeout=None,
-                 stop_on_failure=False, poll_interval=2.0, error_types=(Exception,), error_message=str,
-                 on_progress=None, clock=time.monotonic, sleep=time.sleep):
+                 stop_on_failure=False, poll_interval=2.0, min_poll=None, error_types=(Exception,),
+                 error_message=str, on_progress=None, clock=time.monotonic, sleep=time.sleep):
         self.driver = driver
         self.concurrency = max(1, int(concurrency))
         self.instance_timeout = instance_timeout
         self.overall_timeout = overall_timeout
         self.stop_on_failure = stop_on_failure
         self.poll_interval = poll_interval
+        self.min_poll = min_poll
         self.error_types = error_types
         self.error_message = error_message
         self.on_progress = on_progress
@@ -181,12 +182,23 @@ class MoveRunner(object):
                     self._finish(pending.popleft(), NOT_STARTED, stopping)
             if not in_flight:
                 continue
-            self.sleep(self.poll_interval)
+            self.sleep(self._interval(in_flight))
             self._poll(in_flight, deadline)
             if self.stop_on_failure and not stopping and any(
                     r["result"] in UNSUCCESSFUL for r in todo):
                 stopping = "not started: stop_on_failure is set and an earlier move failed"
         return records
+
+    def _interval(self, in_flight):
+        """poll_interval; with min_poll, a tenth of the youngest move's age in between.
+
+        A move that may end any moment is looked at soon, a long one every poll_interval, so
+        the time between nova finishing and the runner noticing stays a small share of either.
+        """
+        if not self.min_poll:
+            return self.poll_interval
+        youngest = min(self.clock() - r["_started"] for r in in_flight.values())
+        return min(self.poll_interval, max(self.min_poll, youngest / 10.0))
 
     def _start(self, record):
         record["_started"] = self.clock()

@@ -123,7 +123,8 @@ class MovesModule(CloudModule):
         runner = MoveRunner(
             driver, concurrency=self.params["concurrency"], instance_timeout=self.params["instance_timeout"],
             overall_timeout=self.params["timeout"], stop_on_failure=self.params["stop_on_failure"],
-            poll_interval=self.params["poll_interval"], error_types=(sdk_exceptions.SDKException, MoveError),
+            poll_interval=self.params["poll_interval"], min_poll=min(0.25, self.params["poll_interval"]),
+            error_types=(sdk_exceptions.SDKException, MoveError),
             error_message=sdk_error_message, on_progress=progress)
         return runner.run(records)
 

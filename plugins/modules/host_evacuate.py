@@ -80,7 +80,7 @@ RETURN = r"""
 instances:
   description:
     - One record per instance that was on the host, with the keys of the
-      M(osops.toolkit.host_drain) records; RV(instances[].method) is V(evacuate).
+      M(osops.toolkit.host_drain) records; C(method) is V(evacuate).
   returned: always
   type: list
   elements: dict

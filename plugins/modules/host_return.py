@@ -83,7 +83,7 @@ instances:
     - One record per instance the drain had moved off O(host), with the same keys as the records
       of M(osops.toolkit.host_drain); C(origin) is where the instance was before going home,
       C(destination) where it is now.
-    - RV(instances[].result) is V(moved), V(already_home), V(gone), V(failed), V(timeout),
+    - C(result) is V(moved), V(already_home), V(gone), V(failed), V(timeout),
       V(not_moved), V(left), V(not_started) or V(planned) (check mode).
   returned: always
   type: list

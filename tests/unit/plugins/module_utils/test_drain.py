@@ -221,3 +221,19 @@ def test_event_error_prefers_details_then_the_exception_line():
     assert event_error([{"result": "Error", "details": "No valid host was found. ", "traceback": traceback}]) == \
         ": No valid host was found."
     assert event_error([{"result": "Success"}]) == ""
+
+
+def test_adaptive_polling_notices_quick_moves_soon_and_long_ones_every_poll_interval():
+    clock = Clock()
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        clock.sleep(seconds)
+    records = _records([("quick", "ACTIVE"), ("long", "ACTIVE")])
+    nova = FakeNova(clock, {"quick": 1, "long": 60})
+    drain.MoveRunner(nova, concurrency=2, poll_interval=2.0, min_poll=0.25, clock=clock, sleep=sleep).run(records)
+    assert records[0]["seconds"] <= 1.25          # noticed within 0.25 s of finishing
+    assert records[1]["seconds"] <= 62.0
+    assert sleeps[0] == 0.25 and max(sleeps) == 2.0
+    assert len(sleeps) < 60                        # not a request every 0.25 s for a minute

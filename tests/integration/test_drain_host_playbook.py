@@ -1,0 +1,54 @@
+"""The osops.toolkit.drain_host playbook: validated input, progress while it runs, records, return."""
+import json
+
+import pytest
+
+from conftest import server_host
+
+pytestmark = pytest.mark.usefixtures("computes_enabled")
+
+HOST = "fake-compute-2"
+
+
+def tasks_by_name(run):
+    return {t["task"]["name"]: t["hosts"]["localhost"] for t in run.parsed["plays"][0]["tasks"]}
+
+
+def test_drain_shows_progress_keeps_records_and_return_brings_them_back(ansible, cloud, boot, tmp_path):
+    servers = boot([(HOST, "ACTIVE"), (HOST, "SHUTOFF")])
+    variables = {"drain_host": HOST, "drain_host_reason": "CHG-99 OVS upgrade",
+                 "drain_host_records_file": str(tmp_path / "records.json"),
+                 "drain_host_progress_file": str(tmp_path / "progress.jsonl")}
+    run = ansible(playbook="osops.toolkit.drain_host", extra_vars=variables)
+    assert run.rc == 0, run.output
+    tasks = tasks_by_name(run)
+    progress = tasks["Progress"]["results"]
+    assert [r["_ansible_item_label"] for r in progress] == ["1/2 done", "2/2 done"]
+    for server in servers:
+        assert server_host(cloud, server.id) != HOST
+    [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
+    assert (svc.status, svc.disabled_reason) == ("disabled", "CHG-99 OVS upgrade")
+    records = json.loads((tmp_path / "records.json").read_text())
+    assert sorted(r["id"] for r in records if r["result"] == "moved") == sorted(s.id for s in servers)
+    lines = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert [line["done"] for line in lines] == [0, 1, 2] and lines[-1]["total"] == 2
+
+    back = ansible(playbook="osops.toolkit.drain_host", extra_vars=dict(variables, drain_host_action="return"))
+    assert back.rc == 0, back.output
+    for server in servers:
+        assert server_host(cloud, server.id) == HOST
+    [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
+    assert svc.status == "enabled"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"drain_host": "compute-1; reboot"}, "drain_host must be one host name"),
+    ({"drain_host": HOST, "drain_host_concurrency": "many"}, "drain_host_concurrency"),
+    ({"drain_host": HOST, "drain_host_action": "evacuate"}, "drain_host_action"),
+    ({}, "drain_host"),
+])
+def test_bad_survey_answers_are_refused_before_anything_changes(ansible, cloud, bad, message):
+    run = ansible(playbook="osops.toolkit.drain_host", extra_vars=bad)
+    assert run.rc != 0
+    assert message in run.output
+    assert all(s.status == "enabled" for s in cloud.compute.services(binary="nova-compute"))
