@@ -206,3 +206,40 @@ def test_evacuate_refuses_a_live_host_and_works_once_it_is_forced_down(ansible, 
     again = ansible(tasks=[task("host_evacuate", **evacuate)])
     assert again.rc == 0, again.output
     assert again.task()["changed"] is False
+
+
+def test_destination_host_takes_everything(ansible, cloud, boot):
+    servers = boot([("fake-compute-3", "ACTIVE"), ("fake-compute-3", "SHUTOFF")])
+    run = ansible(tasks=[task("host_drain", host="fake-compute-3", destination_host=NEIGHBOUR, **FAST)])
+    assert run.rc == 0, run.output
+    for server in servers:
+        assert server_host(cloud, server.id) == NEIGHBOUR
+
+
+@pytest.fixture
+def spare_aggregate(cloud):
+    aggregate = cloud.compute.create_aggregate(name="osops-it-spares")
+    cloud.compute.add_host_to_aggregate(aggregate, "fake-compute-2")
+    cloud.compute.add_host_to_aggregate(aggregate, NEIGHBOUR)
+    yield aggregate.name
+    for host in ("fake-compute-2", NEIGHBOUR):
+        cloud.compute.remove_host_from_aggregate(aggregate, host)
+    cloud.compute.delete_aggregate(aggregate)
+
+
+def test_destination_aggregate_spreads_over_its_hosts(ansible, cloud, spare_aggregate, boot):
+    servers = boot([("fake-compute-3", "ACTIVE")] * 4)
+    run = ansible(tasks=[task("host_drain", host="fake-compute-3", destination_aggregate=spare_aggregate,
+                              concurrency=4, **FAST)])
+    assert run.rc == 0, run.output
+    hosts = [server_host(cloud, s.id) for s in servers]
+    assert set(hosts) == {"fake-compute-2", NEIGHBOUR}, hosts
+    assert sorted(r["destination"] for r in run.task()["instances"]) == sorted(hosts)
+
+
+def test_bad_destinations_are_refused_before_anything_changes(ansible, cloud):
+    run = ansible(tasks=[task("host_drain", host=HOST, destination_host="fake-compute")])
+    assert run.rc != 0 and "destination_host 'fake-compute' has no nova-compute service" in run.task()["msg"]
+    run = ansible(tasks=[task("host_drain", host=HOST, destination_aggregate="no-such-aggregate")])
+    assert run.rc != 0 and "destination_aggregate 'no-such-aggregate' does not exist" in run.task()["msg"]
+    assert service(cloud, HOST).status == "enabled"

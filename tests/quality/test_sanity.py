@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.environ.get("OSOPS_CACHE", os.path.join(ROOT, "tests", "output"))
@@ -51,7 +52,17 @@ def test_ansible_lint_production_profile():
     assert "Profile 'production' was required, and it passed" in output
 
 
-@pytest.mark.parametrize("plugin", ["osops.toolkit.compute_service", "osops.toolkit.hypervisor_info"])
+MODULES = sorted("osops.toolkit." + os.path.basename(path)[:-3]
+                 for path in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py")))
+
+
+def test_every_module_is_in_the_openstack_action_group():
+    with open(os.path.join(ROOT, "meta", "runtime.yml")) as handle:
+        group = yaml.safe_load(handle)["action_groups"]["openstack"]
+    assert sorted("osops.toolkit." + name for name in group) == MODULES
+
+
+@pytest.mark.parametrize("plugin", MODULES)
 def test_ansible_doc_renders(plugin):
     proc = subprocess.run(["ansible-doc", plugin], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
