@@ -370,6 +370,8 @@ def svg_usage_chart(title, rows):
         y = 26 + index * _ROW_H
         share = percent(used, capacity)
         used_w = 0 if capacity <= 0 else min(_BAR_W, int(round(_BAR_W * max(0, used) / float(capacity))))
+        if used > 0 and used_w == 0:
+            used_w = 1   # a little usage still shows
         colour = _MUTED if muted else _used_colour(share)
         tip = "%s: %s used of %s (%s %%), %s free" % (label, human(used), human(capacity), share, human(capacity - used))
         out.append('<g class="bar"><title>%s</title>' % _E(tip))
@@ -457,9 +459,10 @@ def to_html(report, title="Capacity report"):
     if report.get("label"):
         meta = "%s. %s" % (_E(report["label"]), meta)
     parts.append('<p class="meta">%s</p>' % meta)
-    parts.append('<p class="legend">used<span style="background:%s"></span> over 75 %%<span style="background:%s"></span>'
-                 ' over 90 %%<span style="background:%s"></span> free<span style="background:%s"></span>'
-                 ' unavailable host<span style="background:%s"></span></p>' % (_USED, _HIGH, _FULL, _FREE, _MUTED))
+    legend = (("used", _USED), ("used, over 75 %", _HIGH), ("used, over 90 %", _FULL), ("free", _FREE),
+              ("used on an unavailable host", _MUTED), ("more fit", _FIT), ("more fit on unavailable hosts", _FIT_OFF))
+    swatches = ['<span style="background:%s"></span>%s' % (colour, _E(text)) for text, colour in legend]
+    parts.append('<p class="legend">%s</p>' % "".join(swatches))
 
     parts.append("<h2>Resource classes</h2>")
     parts.append(svg_usage_chart("Whole cloud: used of capacity per resource class",
