@@ -8,9 +8,11 @@
 # The sandbox keeps running afterwards (tests/sandbox/osbox.sh stop).
 set -euo pipefail
 . "$(dirname "$0")/lib/toolchain.sh"
+. "$(dirname "$0")/lib/browser.sh"
 T0=$(date +%s)
 ensure_tools
 ensure_sandbox
+ensure_browser
 say "pytest"
 cd "$ROOT"
 set +e

@@ -418,7 +418,7 @@ body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; margin: 24px; c
 h1 { font-size: 22px; margin: 0 0 4px 0; } h2 { font-size: 17px; margin: 28px 0 8px 0; border-bottom: 1px solid #ccc; }
 p.meta { color: #555; margin: 0 0 16px 0; }
 table { border-collapse: collapse; margin: 8px 0 16px 0; font-size: 13px; }
-th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: right; }
+th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: right; white-space: nowrap; }
 th { background: #eef2f6; } td.name, th.name { text-align: left; }
 tr.unavailable td { color: #888; }
 svg.chart { display: block; margin: 6px 0 14px 0; font-size: 12px; }
