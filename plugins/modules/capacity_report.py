@@ -15,8 +15,8 @@ description:
   - Reads placement's resource providers with their inventories (total, reserved, allocation
     ratio, min_unit, max_unit, step_size) and usages, joins them with Nova's hypervisors,
     compute services, availability zones, host aggregates and flavors, and reports capacity
-    (C((total - reserved\) * allocation_ratio)), used and free per availability zone, per
-    aggregate, per resource class and per hypervisor.
+    (C(total - reserved) times C(allocation_ratio), as placement computes it), used and free
+    per availability zone, per aggregate, per resource class and per hypervisor.
   - Counts how many more instances of each flavor fit - per host as placement would allocate
     them (every resource class of the flavor must fit on the host, amounts outside
     C(min_unit)..C(max_unit) or not a multiple of C(step_size) never fit, required and
