@@ -28,8 +28,8 @@ description:
     external asset) on the host that runs the module. A file is only rewritten when its
     content changes; nothing in it changes from run to run unless the cloud does (no
     timestamp unless given as O(label)).
-  - API calls - four Nova listings (paginated), one placement provider listing, one placement
-    call per flavor that requires or forbids traits, and two calls per compute node provider
+  - API calls - four Nova listings (paginated), one placement provider listing, two placement
+    calls per flavor that requires or forbids traits, and two calls per compute node provider
     (its inventories and its usages; placement has no bulk call for either), made
     O(placement_concurrency) at a time.
 options:
@@ -345,6 +345,15 @@ class CapacityReportModule(CloudModule):
         wishes = sorted(("" if value == "required" else "!") + key.partition(":")[2]
                         for key, value in specs.items()
                         if key.partition(":")[0].rstrip("0123456789") == "trait" and value in ("required", "forbidden"))
+        if not wishes:
+            return None
+        # placement refuses a query that names a trait it does not know
+        names = sorted(set(wish.lstrip("!") for wish in wishes))
+        known = set(_get_json(self.conn.placement, "/traits", TRAITS_MICROVERSION, counter,
+                              {"name": "in:" + ",".join(names)})["traits"])
+        if any(not wish.startswith("!") and wish not in known for wish in wishes):
+            return set()   # a required trait no provider can have
+        wishes = [wish for wish in wishes if wish.lstrip("!") in known]
         if not wishes:
             return None
         found = _get_json(self.conn.placement, "/resource_providers", TRAITS_MICROVERSION, counter,

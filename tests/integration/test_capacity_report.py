@@ -20,13 +20,19 @@ SCREENSHOT = os.path.join(CACHE, "capacity-report.png")
 HOST = "fake-compute-3"
 SMALL = "osops.cap.small"
 HUGE = "osops.cap.huge"      # more VCPUs than max_unit: never fits, whatever the room
-FLAVORS = [SMALL, HUGE, "m1.tiny"]
+NO_TRAIT = "osops.cap.no-trait"          # requires a trait placement does not know: fits nowhere
+NOT_DISABLED = "osops.cap.not-disabled"  # forbids the trait nova puts on disabled computes
+FLAVORS = [SMALL, HUGE, NO_TRAIT, NOT_DISABLED, "m1.tiny"]
+
+
+def placement_json_at(cloud, path, microversion):
+    response = cloud.placement.get(path, microversion=microversion)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def placement_json(cloud, path):
-    response = cloud.placement.get(path, microversion="1.14")
-    assert response.status_code == 200, response.text
-    return response.json()
+    return placement_json_at(cloud, path, "1.14")
 
 
 def placement_snapshot(cloud):
@@ -76,7 +82,11 @@ def cap_flavors(cloud):
     created = [
         cloud.compute.create_flavor(name=SMALL, vcpus=3, ram=5000, disk=7),
         cloud.compute.create_flavor(name=HUGE, vcpus=1001, ram=64, disk=1),
+        cloud.compute.create_flavor(name=NO_TRAIT, vcpus=1, ram=64, disk=1),
+        cloud.compute.create_flavor(name=NOT_DISABLED, vcpus=3, ram=5000, disk=7),
     ]
+    cloud.compute.create_flavor_extra_specs(created[2], {"trait:CUSTOM_OSOPS_CAP_NONE": "required"})
+    cloud.compute.create_flavor_extra_specs(created[3], {"trait:COMPUTE_STATUS_DISABLED": "forbidden"})
     yield dict((f.name, f) for f in created)
     for flavor in created:
         cloud.compute.delete_flavor(flavor, ignore_missing=True)
@@ -158,6 +168,15 @@ def test_report_equals_placement_fits_are_right_and_files_are_idempotent(ansible
     assert (vcpu["total"] * vcpu["allocation_ratio"] - vcpu["used"]) // 1001 >= 1 and vcpu["max_unit"] < 1001
     assert flavors[HUGE]["fits"] == 0 and hypervisors[HOST]["limited_by"][HUGE] == ["VCPU"]
 
+    # traits: an unknown required one fits nowhere; a forbidden one leaves out the hosts that have it
+    assert flavors[NO_TRAIT]["required_traits"] == ["CUSTOM_OSOPS_CAP_NONE"]
+    assert flavors[NO_TRAIT]["fits"] == flavors[NO_TRAIT]["fits_unavailable"] == 0
+    assert set(hv["limited_by"][NO_TRAIT][0] for hv in hypervisors.values()) == {"traits"}
+    disabled = placement_json_at(cloud, "/resource_providers?required=COMPUTE_STATUS_DISABLED", "1.22")
+    flagged = set(rp["name"] for rp in disabled["resource_providers"])
+    for name, hv in hypervisors.items():
+        assert hv["flavors"][NOT_DISABLED] == (0 if name in flagged else hv["flavors"][SMALL]), name
+
     # the files say the same
     with open(paths["json"]) as handle:
         data = json.load(handle)
@@ -225,7 +244,7 @@ def test_html_renders_in_a_headless_browser(ansible, browser, cap_server, tmp_pa
     dom = subprocess.run(chrome + ["--dump-dom", "file://" + page], capture_output=True, text=True, check=False, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count("<svg") == 8       # cloud, fits, then VCPU/MEMORY_MB/DISK_GB for the AZs and hypervisors
-    for text in ("<title>Whole cloud: used of capacity per resource class</title>", "<rect", SMALL, HUGE, "sandbox"):
+    for text in ("<title>Whole cloud: used of capacity per resource class</title>", "<rect", SMALL, HUGE, NO_TRAIT, "sandbox"):
         assert text in dom.stdout, text
     for name in names:
         assert ">%s</text>" % name in dom.stdout, name
