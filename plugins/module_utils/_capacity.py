@@ -418,7 +418,7 @@ body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; margin: 24px; c
 h1 { font-size: 22px; margin: 0 0 4px 0; } h2 { font-size: 17px; margin: 28px 0 8px 0; border-bottom: 1px solid #ccc; }
 p.meta { color: #555; margin: 0 0 16px 0; }
 table { border-collapse: collapse; margin: 8px 0 16px 0; font-size: 13px; }
-th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: right; white-space: nowrap; }
+th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: right; } td { white-space: nowrap; }
 th { background: #eef2f6; } td.name, th.name { text-align: left; }
 tr.unavailable td { color: #888; }
 svg.chart { display: block; margin: 6px 0 14px 0; font-size: 12px; }
@@ -498,17 +498,15 @@ def to_html(report, title="Capacity report"):
         rows = [(hv["name"], hv["resources"][rc]["used"], hv["resources"][rc]["capacity"], not hv["available"])
                 for hv in report["hypervisors"] if rc in hv["resources"]]
         parts.append(svg_usage_chart("Hypervisors: %s used of capacity" % rc, rows))
-    lines = ['<table><tr><th class="name">hypervisor</th><th class="name">zone</th><th class="name">aggregates</th>'
-             '<th class="name">service</th>%s%s</tr>'
-             % ("".join("<th>%s used / capacity (ratio)</th>" % _E(rc) for rc in rcs),
-                "".join("<th>%s fit</th>" % _E(f["name"]) for f in report["flavors"]))]
+    lines = ['<table class="hypervisors"><tr><th class="name">hypervisor</th><th class="name">zone</th>'
+             '<th class="name">aggregates</th><th class="name">service</th>%s</tr>'
+             % "".join("<th>%s used / capacity (ratio)</th>" % _E(rc) for rc in rcs)]
     for hv in report["hypervisors"]:
         cells = []
         for rc in rcs:
             inv = hv["resources"].get(rc)
             cells.append("<td></td>" if inv is None else "<td>%s / %s (%s)</td>" % (
                 human(inv["used"]), human(inv["capacity"]), "-" if inv["allocation_ratio"] is None else inv["allocation_ratio"]))
-        cells += ["<td>%s</td>" % human(hv["flavors"][f["name"]]) for f in report["flavors"]]
         service = "%s, %s%s" % (hv["status"], hv["state"], ", forced down" if hv["forced_down"] else "")
         if hv["disabled_reason"]:
             service += ": " + hv["disabled_reason"]
@@ -517,6 +515,16 @@ def to_html(report, title="Capacity report"):
                         _E(", ".join(hv["aggregates"])), _E(service), "".join(cells)))
     lines.append("</table>")
     parts.append("\n".join(lines))
+    if report["flavors"]:
+        lines = ['<table class="fits"><tr><th class="name">more fit on</th>%s</tr>'
+                 % "".join("<th>%s</th>" % _E(f["name"]) for f in report["flavors"])]
+        for hv in report["hypervisors"]:
+            cells = "".join('<td title="limited by %s">%s</td>' % (_E(", ".join(hv["limited_by"][f["name"]])), human(hv["flavors"][f["name"]]))
+                            for f in report["flavors"])
+            lines.append('<tr class="%s"><td class="name">%s</td>%s</tr>'
+                         % ("available" if hv["available"] else "unavailable", _E(hv["name"]), cells))
+        lines.append("</table>")
+        parts.append("\n".join(lines))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
