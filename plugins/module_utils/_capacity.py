@@ -115,6 +115,43 @@ def select_flavors(flavors, names=None):
     return selected, missing
 
 
+def trait_query(request, known):
+    """The ``required`` query of GET /resource_providers for a flavor_request(), given the traits
+    placement knows: '' when nothing is left to ask, None when a required trait is unknown (no
+    provider can have it). Unknown forbidden traits are dropped (no provider has them)."""
+    if any(name not in known for name in request["required_traits"]):
+        return None
+    wishes = request["required_traits"] + ["!" + name for name in request["forbidden_traits"] if name in known]
+    return ",".join(wishes)
+
+
+def hosts_from_nova(hypervisors, services, aggregates, providers):
+    """The hosts build_report() takes, from Nova's JSON (os-hypervisors/detail at 2.53 or later,
+    os-services, os-aggregates) and ``providers``: hypervisor id -> its provider views."""
+    service_of = dict((s["host"], s) for s in services)
+    aggs_of = {}
+    for agg in aggregates:
+        for host in agg.get("hosts") or []:
+            aggs_of.setdefault(host, []).append(agg["name"])
+    hosts = []
+    for hv in hypervisors:
+        host = (hv.get("service") or {}).get("host") or hv["hypervisor_hostname"]
+        svc = service_of.get(host, {})
+        hosts.append({
+            "id": hv["id"],
+            "name": hv["hypervisor_hostname"],
+            "host": host,
+            "availability_zone": svc.get("zone"),
+            "aggregates": aggs_of.get(host, []),
+            "status": svc.get("status", hv.get("status")),
+            "state": svc.get("state", hv.get("state")),
+            "forced_down": bool(svc.get("forced_down")),
+            "disabled_reason": svc.get("disabled_reason"),
+            "providers": providers.get(hv["id"], []),
+        })
+    return hosts
+
+
 # --------------------------------------------------------------------------- fit arithmetic
 def fit_count(inventory, amount):
     """How many more allocations of ``amount`` one provider's inventory of a class accepts.

@@ -256,7 +256,14 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.osops.toolkit.plugins.module_utils._capacity import build_report, render, select_flavors
+from ansible_collections.osops.toolkit.plugins.module_utils._capacity import (
+    build_report,
+    flavor_request,
+    hosts_from_nova,
+    render,
+    select_flavors,
+    trait_query,
+)
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule
 from ansible_collections.osops.toolkit.plugins.module_utils._hypervisors import resource_view
 from ansible_collections.osops.toolkit.plugins.module_utils._infra import RequestCounter, _get_json, _paged
@@ -317,8 +324,8 @@ class CapacityReportModule(CloudModule):
         for flavor in selected:
             flavor["allowed"] = self.trait_filter(flavor, counter)
 
-        hosts = _hosts(hypervisors, services, aggregates, dict((hv_id, [views[u] for u in uuids if views.get(u) is not None])
-                                                               for hv_id, uuids in tree.items()))
+        provider_views = dict((hv_id, [views[u] for u in uuids if views.get(u) is not None]) for hv_id, uuids in tree.items())
+        hosts = hosts_from_nova(hypervisors, services, aggregates, provider_views)
         report = build_report(hosts, selected, disabled_hosts=p["disabled_hosts"], label=p["label"])
         report["other_providers"] = sorted(other)
         self.results.update(report)
@@ -341,23 +348,20 @@ class CapacityReportModule(CloudModule):
 
     def trait_filter(self, flavor, counter):
         """The providers with the traits a flavor requires and none it forbids; None when it has no such wish."""
-        specs = flavor.get("extra_specs") or {}
-        wishes = sorted(("" if value == "required" else "!") + key.partition(":")[2]
-                        for key, value in specs.items()
-                        if key.partition(":")[0].rstrip("0123456789") == "trait" and value in ("required", "forbidden"))
-        if not wishes:
+        request = flavor_request(flavor)
+        names = request["required_traits"] + request["forbidden_traits"]
+        if not names:
             return None
         # placement refuses a query that names a trait it does not know
-        names = sorted(set(wish.lstrip("!") for wish in wishes))
         known = set(_get_json(self.conn.placement, "/traits", TRAITS_MICROVERSION, counter,
-                              {"name": "in:" + ",".join(names)})["traits"])
-        if any(not wish.startswith("!") and wish not in known for wish in wishes):
+                              {"name": "in:" + ",".join(sorted(names))})["traits"])
+        query = trait_query(request, known)
+        if query is None:
             return set()   # a required trait no provider can have
-        wishes = [wish for wish in wishes if wish.lstrip("!") in known]
-        if not wishes:
+        if not query:
             return None
         found = _get_json(self.conn.placement, "/resource_providers", TRAITS_MICROVERSION, counter,
-                          {"required": ",".join(wishes)})["resource_providers"]
+                          {"required": query})["resource_providers"]
         return set(rp["uuid"] for rp in found)
 
     def write_files(self, report, outputs):
@@ -404,32 +408,6 @@ def _optional_json(proxy, path, counter):
         return None
     sdk_exceptions.raise_from_response(response)
     return response.json()
-
-
-def _hosts(hypervisors, services, aggregates, providers):
-    """The hosts build_report() takes, from Nova's JSON and the provider views per hypervisor."""
-    service_of = dict((s["host"], s) for s in services)
-    aggs_of = {}
-    for agg in aggregates:
-        for host in agg.get("hosts") or []:
-            aggs_of.setdefault(host, []).append(agg["name"])
-    hosts = []
-    for hv in hypervisors:
-        host = (hv.get("service") or {}).get("host") or hv["hypervisor_hostname"]
-        svc = service_of.get(host, {})
-        hosts.append({
-            "id": hv["id"],
-            "name": hv["hypervisor_hostname"],
-            "host": host,
-            "availability_zone": svc.get("zone"),
-            "aggregates": aggs_of.get(host, []),
-            "status": svc.get("status", hv.get("status")),
-            "state": svc.get("state", hv.get("state")),
-            "forced_down": bool(svc.get("forced_down")),
-            "disabled_reason": svc.get("disabled_reason"),
-            "providers": providers.get(hv["id"], []),
-        })
-    return hosts
 
 
 def main():

@@ -10,6 +10,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._capacity import (
     fit_count,
     flavor_request,
     host_fit,
+    hosts_from_nova,
     merge_views,
     select_flavors,
     svg_fit_chart,
@@ -17,6 +18,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._capacity import (
     to_csv,
     to_html,
     to_json,
+    trait_query,
 )
 from ansible_collections.osops.toolkit.plugins.module_utils._hypervisors import resource_view
 
@@ -138,6 +140,26 @@ def test_select_flavors_default_public_named_in_order_and_missing():
     selected, missing = select_flavors(flavors, ["secret", "m1.small", "id-m1.large", "nope"])
     assert [f["name"] for f in selected] == ["secret", "m1.small", "m1.large"]
     assert missing == ["nope"]
+
+
+def test_trait_query_for_known_and_unknown_traits():
+    request = {"required_traits": ["CUSTOM_RAID"], "forbidden_traits": ["COMPUTE_STATUS_DISABLED", "CUSTOM_GONE"]}
+    assert trait_query(request, {"CUSTOM_RAID", "COMPUTE_STATUS_DISABLED"}) == "CUSTOM_RAID,!COMPUTE_STATUS_DISABLED"
+    assert trait_query(request, {"COMPUTE_STATUS_DISABLED"}) is None
+    assert trait_query({"required_traits": [], "forbidden_traits": ["CUSTOM_GONE"]}, set()) == ""
+
+
+def test_hosts_from_nova_joins_services_zones_and_aggregates():
+    hypervisors = [{"id": "u1", "hypervisor_hostname": "c1.example.net", "service": {"host": "c1"}, "state": "up", "status": "enabled"},
+                   {"id": "u2", "hypervisor_hostname": "node-2", "service": {"host": "ironic"}, "state": "up", "status": "enabled"}]
+    services = [{"host": "c1", "zone": "az1", "status": "disabled", "state": "up", "forced_down": False, "disabled_reason": "x"},
+                {"host": "ironic", "zone": "nova", "status": "enabled", "state": "down", "forced_down": True}]
+    aggregates = [{"name": "ssd", "hosts": ["c1"]}, {"name": "gold", "hosts": ["c1", "other"]}]
+    hosts = hosts_from_nova(hypervisors, services, aggregates, {"u1": ["view"]})
+    assert [(h["name"], h["host"], h["availability_zone"], h["aggregates"], h["status"], h["state"], h["forced_down"],
+             h["providers"]) for h in hosts] == [
+        ("c1.example.net", "c1", "az1", ["ssd", "gold"], "disabled", "up", False, ["view"]),
+        ("node-2", "ironic", "nova", [], "enabled", "down", True, [])]
 
 
 # --------------------------------------------------------------------------- the report
