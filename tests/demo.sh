@@ -14,5 +14,6 @@ cd "$ROOT"
 ansible-playbook osops.toolkit.demo "$@"
 say "ansible-playbook osops.toolkit.drain_host -e drain_host=fake-compute-1 -e drain_host_send_home=true"
 python "$ROOT/tests/sandbox/lib/demo_servers.py" create fake-compute-1
+# the sandbox is shared with the tests: leave no demo instance behind, whatever happens
+trap 'python "$ROOT/tests/sandbox/lib/demo_servers.py" delete' EXIT
 ansible-playbook osops.toolkit.drain_host -e drain_host=fake-compute-1 -e drain_host_send_home=true
-python "$ROOT/tests/sandbox/lib/demo_servers.py" delete

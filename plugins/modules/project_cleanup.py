@@ -49,8 +49,8 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for the servers (and volumes) to be gone before going on with what
-        depends on them.
+      - Seconds to wait for the servers, snapshots and volumes to be gone before going on with
+        what depends on them.
     type: int
     default: 600
 extends_documentation_fragment:
@@ -206,7 +206,7 @@ class ProjectCleanupModule(CloudModule):
                 except sdk_exceptions.SDKException as error:
                     record.update(result="failed", error=sdk_error_message(error))
             gone = [r for r in these if r["result"] == "deleted"]
-            if gone and kind in ("servers", "volumes"):
+            if gone and kind in ("servers", "snapshots", "volumes"):
                 self.wait_gone(kind, gone)
             records += these
         self.results["resources"] = records
@@ -265,8 +265,10 @@ class ProjectCleanupModule(CloudModule):
         self.conn.network.delete_security_group(item["id"], ignore_missing=True)
 
     def wait_gone(self, kind, records):
-        """Servers hold ports and volumes until nova has really deleted them."""
-        getter = self.conn.compute.find_server if kind == "servers" else self.conn.block_storage.find_volume
+        """What depends on these goes only once they are really gone (servers hold ports and
+        volumes, snapshots hold their volume), and deletes are asynchronous."""
+        getter = {"servers": self.conn.compute.find_server, "snapshots": self.conn.block_storage.find_snapshot,
+                  "volumes": self.conn.block_storage.find_volume}[kind]
         deadline = time.monotonic() + self.params["timeout"]
         pending = list(records)
         while pending and time.monotonic() < deadline:

@@ -54,6 +54,11 @@ def deleted_project(cloud, sandbox, external_network):
                                      + [g for g in cloud.network.security_groups(name="default")
                                         if g.project_id == project.id])
     made["images"] = [doomed.image.create_image(name=name + "-image", disk_format="raw", container_format="bare").id]
+    volume = doomed.block_storage.create_volume(name=name + "-volume", size=1)
+    doomed.block_storage.wait_for_status(volume, status="available", wait=120, interval=1)
+    snapshot = doomed.block_storage.create_snapshot(volume_id=volume.id, name=name + "-snap")
+    doomed.block_storage.wait_for_status(snapshot, status="available", wait=120, interval=1)
+    made["volumes"], made["snapshots"] = [volume.id], [snapshot.id]
     doomed.close()
     cloud.identity.delete_project(project)
     yield project.id, made
@@ -79,6 +84,13 @@ def deleted_project(cloud, sandbox, external_network):
         cloud.network.delete_network(net_id, ignore_missing=True)
     for image_id in made["images"]:
         cloud.image.delete_image(image_id, ignore_missing=True)
+    for snapshot_id in made["snapshots"]:
+        cloud.block_storage.delete_snapshot(snapshot_id, ignore_missing=True)
+    for volume_id in made["volumes"]:
+        snapshot = cloud.block_storage.find_snapshot(made["snapshots"][0], ignore_missing=True)
+        if snapshot:
+            cloud.block_storage.wait_for_delete(snapshot, wait=120)
+        cloud.block_storage.delete_volume(volume_id, ignore_missing=True)
     for group_id in made["security_groups"]:
         cloud.network.delete_security_group(group_id, ignore_missing=True)
 
@@ -123,6 +135,8 @@ def test_a_deleted_projects_leftovers_are_reported_then_cleaned_up(ansible, clou
     # (listing with a project filter would make neutron create the default group again)
     assert [g for g in cloud.network.security_groups() if g.project_id == project_id] == []
     assert cloud.image.find_image(made["images"][0]) is None
+    assert cloud.block_storage.find_volume(made["volumes"][0], ignore_missing=True) is None
+    assert cloud.block_storage.find_snapshot(made["snapshots"][0], ignore_missing=True) is None
 
     again = ansible(tasks=task("project_cleanup", project_id=project_id, confirm=True))
     assert again.rc == 0 and again.task()["changed"] is False and again.task()["counts"]["total"] == 0

@@ -6,8 +6,10 @@ import openstack
 import pytest
 import yaml
 
-SEED = {"compute": {"cores": 2, "instances": 2, "ram": 4096}, "network": {"port": 5, "floatingip": 0}}
-SPROUT = {"compute": {"cores": 8, "instances": 4, "ram": 16384}, "network": {"port": 20, "floatingip": 2}}
+SEED = {"compute": {"cores": 2, "instances": 2, "ram": 4096}, "network": {"port": 5, "floatingip": 0},
+        "volume": {"volumes": 2, "gigabytes": 10}}
+SPROUT = {"compute": {"cores": 8, "instances": 4, "ram": 16384}, "network": {"port": 20, "floatingip": 2},
+          "volume": {"volumes": 5, "gigabytes": 50}}
 POLICY = {"tiers": [{"name": "seed", "quotas": SEED},
                     {"name": "sprout", "after_days": 30, "min_usage_percent": 50, "quotas": SPROUT}]}
 
@@ -33,8 +35,10 @@ def karma(project, **args):
 def limits(cloud, project_id):
     compute = cloud.compute.get("/os-quota-sets/%s" % project_id).json()["quota_set"]
     network = cloud.network.get("/quotas/%s.json" % project_id).json()["quota"]
+    volume = cloud.block_storage.get("/os-quota-sets/%s" % project_id).json()["quota_set"]
     return {"compute": dict((k, compute[k]) for k in SEED["compute"]),
-            "network": dict((k, network[k]) for k in SEED["network"])}
+            "network": dict((k, network[k]) for k in SEED["network"]),
+            "volume": dict((k, volume[k]) for k in SEED["volume"])}
 
 
 def tags(cloud, project_id):

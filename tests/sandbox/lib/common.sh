@@ -6,8 +6,8 @@ V=$OSBOX_HOME/venv
 # keep-alive longer than any client pause: with gunicorn's 2 s, a pooled connection reused
 # after a 2 s sleep meets a closed socket (RemoteDisconnected)
 G=(gunicorn --no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120 --keep-alive 75)
-APIS="keystone placement glance neutron nova-api"
-DAEMONS="nova-conductor nova-scheduler ironic-conductor ironic-api"
+APIS="keystone placement glance neutron nova-api cinder-api"
+DAEMONS="nova-conductor nova-scheduler ironic-conductor ironic-api cinder-scheduler cinder-volume"
 
 log() { printf '[osbox %s] %s\n' "$(date +%T)" "$*"; }
 quiet() { grep -vE 'Eventlet|eventlet|^$|framework|asyncio/migration|deprecat|not provided in the command line' || true; }
@@ -44,6 +44,7 @@ osbox_render() {
   cp "$V/etc/nova/api-paste.ini" "$E/nova/api-paste.ini"
   cp "$V/etc/glance/glance-api-paste.ini" "$E/glance/glance-api-paste.ini"
   cp "$V/etc/neutron/api-paste.ini" "$E/neutron/api-paste.ini"
+  cp "$V/etc/cinder/api-paste.ini" "$E/cinder/api-paste.ini"
   for h in "${COMPUTES[@]}"; do
     printf "[DEFAULT]\nhost = %s\nstate_path = \$SANDBOX/data/nova/%s\nlog_file = \$SANDBOX/logs/nova-compute-%s.log\n" \
       "$h" "$h" "$h" > "$E/nova/nova-compute-$h.conf"
@@ -122,6 +123,7 @@ osbox_start() {
 CREATE DATABASE IF NOT EXISTS keystone; CREATE DATABASE IF NOT EXISTS placement;
 CREATE DATABASE IF NOT EXISTS nova_api; CREATE DATABASE IF NOT EXISTS nova_cell0; CREATE DATABASE IF NOT EXISTS nova;
 CREATE DATABASE IF NOT EXISTS glance; CREATE DATABASE IF NOT EXISTS neutron; CREATE DATABASE IF NOT EXISTS ironic;
+CREATE DATABASE IF NOT EXISTS cinder;
 CREATE USER IF NOT EXISTS 'openstack'@'127.0.0.1' IDENTIFIED BY 'secret';
 GRANT ALL PRIVILEGES ON *.* TO 'openstack'@'127.0.0.1';
 SQL
@@ -158,6 +160,14 @@ SQL
     ironic-dbsync --config-file "$E/ironic/ironic.conf" create_schema > logs/ironic-dbsync.log 2>&1
   fi
 
+  # services added after a sandbox was first initialized get their one-time setup here
+  if [ ! -f data/.initialized-cinder ]; then
+    [ $first = 1 ] || python "$SRC/lib/setup_keystone.py"
+    mkdir -p data/cinder/locks
+    cinder-manage --config-file "$E/cinder/cinder.conf" db sync > logs/cinder-manage.log 2>&1
+    touch data/.initialized-cinder
+  fi
+
   (cd wsgi && OS_PLACEMENT_CONFIG_DIR=$E/placement start_bg placement "${G[@]}" --bind 127.0.0.1:8778 --name placement placement_wsgi:application)
   (cd wsgi && OS_GLANCE_CONFIG_DIR=$E/glance start_bg glance "${G[@]}" --bind 127.0.0.1:9292 --name glance glance_wsgi:application)
   (cd wsgi && OS_NEUTRON_CONFIG_DIR=$E/neutron start_bg neutron "${G[@]}" --bind 127.0.0.1:9696 --name neutron neutron_wsgi:application)
@@ -170,9 +180,13 @@ SQL
     mkdir -p "data/nova/$h"
     start_bg "nova-compute-$h" nova-compute --config-file "$E/nova/nova-cpu.conf" --config-file "$E/nova/nova-compute-$h.conf"
   done
+  (cd wsgi && OS_CINDER_CONFIG_FILE=$E/cinder/cinder.conf start_bg cinder-api "${G[@]}" --bind 127.0.0.1:8776 \
+     --name cinder-api cinder_wsgi:application)
+  start_bg cinder-scheduler cinder-scheduler --config-file "$E/cinder/cinder.conf"
+  start_bg cinder-volume cinder-volume --config-file "$E/cinder/cinder.conf"
   start_bg ironic-conductor ironic-conductor --config-file "$E/ironic/ironic.conf"
   start_bg ironic-api ironic-api --config-file "$E/ironic/ironic.conf"
-  local port; for port in 8778 9292 9696 8774 6385; do wait_http "http://127.0.0.1:$port/" 120; done
+  local port; for port in 8778 9292 9696 8774 6385 8776; do wait_http "http://127.0.0.1:$port/" 120; done
   mkdir -p data/nova/ironic-compute
   start_bg nova-compute-ironic-compute nova-compute --config-file "$E/nova/nova-cpu.conf" \
     --config-file "$E/nova/nova-compute-ironic.conf"

@@ -1,5 +1,5 @@
 """Wait until the sandbox cloud can be used: every nova-compute up and mapped to cell1,
-one placement resource provider per compute, Ironic's conductor registered.
+one placement resource provider per compute, Ironic's conductor registered, cinder-volume up.
 
 Usage: ready.py HOST [HOST ...]   (the fake-driver nova-compute host names)
 OSBOX_SERVICE_ONLY: nova-compute hosts that must be up but have no provider of their own yet
@@ -47,7 +47,14 @@ def main(hosts):
     system = openstack.connect(cloud="osbox-system")
     if not _wait("ironic", lambda: list(system.baremetal.drivers()), 60):
         sys.exit("FAILED: the ironic conductor did not register")
-    print("ready: computes %s, ironic drivers up" % " ".join(sorted(services)))
+
+    def volume_up():
+        response = conn.block_storage.get("/os-services", params={"binary": "cinder-volume"})
+        return response.status_code == 200 and any(s["state"] == "up" for s in response.json()["services"])
+
+    if not _wait("cinder-volume", volume_up, 120):
+        sys.exit("FAILED: cinder-volume did not come up")
+    print("ready: computes %s, ironic drivers up, cinder-volume up" % " ".join(sorted(services)))
 
 
 if __name__ == "__main__":
