@@ -10,7 +10,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: galera_status
 short_description: Read the Galera state of one MariaDB node (wsrep status and grastate.dat)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on a database node. Reads the C(wsrep_%) status variables over a local or TCP
     connection and the node's C(grastate.dat), and grades the node the way an operator does
