@@ -176,6 +176,11 @@ def bootstrap_candidate(nodes):
     safe = sorted(name for name, n in nodes.items() if n.get("safe_to_bootstrap"))
     if len(safe) == 1:
         return safe[0], "%s has safe_to_bootstrap: 1 in grastate.dat" % safe[0]
+    unknown = unknown_positions(nodes)
+    if unknown:
+        # the node whose position is unknown may be the most advanced one: never guess
+        raise ValueError("the position of %s is unknown (seqno -1 in grastate.dat and no recovered "
+                         "position); run galera_recovery there" % ", ".join(unknown))
     best = None
     for name in sorted(nodes):
         seqno = effective_seqno(nodes[name])
@@ -183,8 +188,6 @@ def bootstrap_candidate(nodes):
             continue
         if best is None or seqno > best[1]:
             best = (name, seqno)
-    if best is None:
-        raise ValueError("no node knows its position (seqno -1 in grastate.dat and no recovered position)")
     return best[0], "%s has the highest seqno (%d)" % best
 
 
@@ -194,3 +197,8 @@ def effective_seqno(node):
     if seqno is None or seqno < 0:
         seqno = node.get("recovered_seqno")
     return -1 if seqno is None else int(seqno)
+
+
+def unknown_positions(nodes):
+    """Names of the nodes whose position is unknown (seqno -1 and nothing recovered)."""
+    return sorted(name for name, node in nodes.items() if effective_seqno(node) < 0)

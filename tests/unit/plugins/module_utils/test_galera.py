@@ -8,6 +8,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._galera import (
     node_problems,
     parse_grastate,
     parse_recovered_position,
+    unknown_positions,
     wsrep_from_rows,
 )
 
@@ -179,8 +180,22 @@ def test_refuses_different_clusters():
 
 
 def test_refuses_when_no_position_is_known():
-    with pytest.raises(ValueError, match="no node knows its position"):
+    with pytest.raises(ValueError, match="position of db1, db2 is unknown"):
         bootstrap_candidate({"db1": _pos(-1), "db2": _pos(-1)})
+
+
+def test_refuses_to_guess_when_one_position_is_unknown():
+    # db1 crashed and was not recovered: it may hold the most recent commits
+    with pytest.raises(ValueError, match="position of db1 is unknown"):
+        bootstrap_candidate({"db1": _pos(-1), "db2": _pos(12), "db3": _pos(8)})
+
+
+def test_safe_node_needs_no_other_position():
+    assert bootstrap_candidate({"db1": _pos(-1), "db2": _pos(12, safe=True)})[0] == "db2"
+
+
+def test_unknown_positions():
+    assert unknown_positions({"db2": _pos(-1), "db1": _pos(-1, recovered=3), "db3": _pos(-1)}) == ["db2", "db3"]
 
 
 def test_refuses_empty():
