@@ -16,7 +16,7 @@ description:
     connection and the node's C(grastate.dat), and grades the node the way an operator does
     before touching the database - Synced, Primary, ready, connected, expected cluster size,
     flow control and queues.
-  - When the server is down it fails with one clear message, unless O(fail_on_down=false):
+  - When the server is down it fails with one clear message, unless O(fail_on_down=false);
     then it returns RV(up=false) and what C(grastate.dat) says (uuid, seqno,
     safe_to_bootstrap), which is what a recovery needs.
   - Wrong credentials always fail, also with O(fail_on_down=false).
@@ -306,7 +306,7 @@ def _read_grastate(path):
 
 def _connect_args(params):
     args = dict(connect_timeout=params["connect_timeout"], charset="utf8mb4")
-    config_file = os.path.expanduser(params["config_file"])
+    config_file = params["config_file"]
     if os.path.exists(config_file):
         args.update(read_default_file=config_file, read_default_group="client")
     if params["login_user"] is not None:

@@ -109,3 +109,10 @@ def molecule_scenario(testhosts, request):
     yield output
     if not os.environ.get("OSOPS_KEEP_TESTHOSTS"):
         molecule(scenario, "destroy")
+
+
+@pytest.fixture(scope="module")
+def hosts(molecule_scenario, request):
+    """The scenario's hosts: SCENARIO, NODES and GROUP of the test module."""
+    module = request.module
+    return Hosts(module.SCENARIO, module.NODES, module.GROUP)

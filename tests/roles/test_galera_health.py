@@ -10,16 +10,10 @@ import urllib.request
 
 import pytest
 
-from conftest import Hosts
-
 SCENARIO = "galera_health"
 NODES = ["galera1", "galera2", "galera3"]
+GROUP = "galera"
 PLAYBOOK = "osops.toolkit.galera_health"
-
-
-@pytest.fixture(scope="module")
-def hosts(molecule_scenario):
-    return Hosts(SCENARIO, NODES, "galera")
 
 
 def _sql(hosts, node, sql):
