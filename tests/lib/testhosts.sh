@@ -122,7 +122,8 @@ _testhosts_build_galera_tar() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $_TESTHOSTS_GALERA_PKGS
     systemctl disable mariadb.service mariadb.socket 2>/dev/null || true
     rm -f /usr/sbin/policy-rc.d; apt-get clean; rm -rf /var/lib/apt/lists/*; touch -d @0 /var/lib/apt/lists
-    " >"$OSOPS_TESTHOSTS/galera-build.log" 2>&1 || { tail -20 "$OSOPS_TESTHOSTS/galera-build.log" >&2; return 1; }
+    " >"$OSOPS_TESTHOSTS/galera-build.log" 2>&1 \
+    || { tail -20 "$OSOPS_TESTHOSTS/galera-build.log" >&2; podman rm -f "$name" >/dev/null 2>&1; return 1; }
   podman commit -q --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
     --change 'STOPSIGNAL SIGRTMIN+3' "$name" "$OSOPS_TESTHOSTS_GALERA_IMAGE" >/dev/null
   podman rm -f "$name" >/dev/null
