@@ -9,11 +9,11 @@
 # The sandbox keeps running afterwards (tests/sandbox/osbox.sh stop).
 set -euo pipefail
 . "$(dirname "$0")/lib/toolchain.sh"
-. "$(dirname "$0")/lib/testhosts.sh"
 T0=$(date +%s)
+. "$(dirname "$0")/lib/testhosts.sh"
+ensure_testhosts
 ensure_tools
 ensure_sandbox
-ensure_testhosts
 say "pytest"
 cd "$ROOT"
 set +e
