@@ -88,3 +88,16 @@ def test_ansible_doc_renders_the_inventory_plugin():
     assert proc.returncode == 0, proc.stderr
     for text in ("OPTIONS", "fail_on_errors", "include_servers", "keyed_groups", "cache_plugin", "EXAMPLES"):
         assert text in proc.stdout, text
+
+
+def test_galera_status_is_a_host_side_module():
+    # runs on the database nodes, stays out of the openstack action group
+    assert "osops.toolkit.galera_status" in MODULES and "osops.toolkit.galera_status" not in CLOUD_MODULES
+
+
+@pytest.mark.parametrize("plugin", ["osops.toolkit.galera_cluster_problems", "osops.toolkit.galera_bootstrap_node"])
+def test_ansible_doc_renders_the_filters(plugin):
+    proc = subprocess.run(["ansible-doc", "-t", "filter", plugin], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for text in ("_input", "EXAMPLES", "RETURN VALUES"):
+        assert text in proc.stdout, text

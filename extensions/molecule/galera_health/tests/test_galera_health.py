@@ -1,0 +1,29 @@
+"""What the role left on each host (testinfra, podman backend)."""
+
+
+def _status(host, name):
+    return host.check_output("mariadb -Nse \"SHOW GLOBAL STATUS LIKE '%s'\"" % name).split()[-1]
+
+
+def test_node_is_synced_in_a_primary_component_of_three(host):
+    assert _status(host, "wsrep_local_state_comment") == "Synced"
+    assert _status(host, "wsrep_cluster_status") == "Primary"
+    assert _status(host, "wsrep_cluster_size") == "3"
+
+
+def test_clustercheck_socket_listens(host):
+    assert host.service("galera-clustercheck.socket").is_enabled
+    assert host.service("galera-clustercheck.socket").is_running
+    assert host.socket("tcp://0.0.0.0:9200").is_listening or host.socket("tcp://:::9200").is_listening
+
+
+def test_clustercheck_answers_200(host):
+    out = host.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9200/")
+    assert out == "200"
+
+
+def test_clustercheck_credentials_are_private(host):
+    cnf = host.file("/etc/galera_health/clustercheck.cnf")
+    assert cnf.mode == 0o640
+    assert cnf.user == "root"
+    assert cnf.group == "mysql"

@@ -1,0 +1,118 @@
+"""Role tests on real hosts: molecule scenarios from extensions/molecule/ on podman test hosts.
+
+The hosts come from tests/lib/testhosts.sh (ensure_testhosts: podman, its configuration, the
+cached images); tests/run.sh calls it before pytest, and the fixture calls it again (a no-op
+when warm) so that ``pytest tests/roles`` also works alone.
+"""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_ENV_KEYS = ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "OSOPS_TESTHOSTS", "OSOPS_TESTHOSTS_SSH_KEY")
+TIMINGS = []
+
+
+def _timed(label, argv, **kwargs):
+    start = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    TIMINGS.append((label, time.monotonic() - start, proc.returncode))
+    return proc
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.write_sep("-", "role test timings")
+        for label, seconds, rc in TIMINGS:
+            terminalreporter.write_line("%-60s %6.1fs rc=%s" % (label, seconds, rc))
+
+
+@pytest.fixture(scope="session")
+def testhosts():
+    """podman configured and the images present; the env that podman and molecule need."""
+    script = ". %s/tests/lib/testhosts.sh && ensure_testhosts >&2 && env -0" % ROOT
+    proc = _timed("ensure_testhosts", ["bash", "-c", script])
+    assert proc.returncode == 0, "ensure_testhosts failed:\n" + proc.stderr[-3000:]
+    env = dict(line.split("=", 1) for line in proc.stdout.split("\0") if "=" in line)
+    for key in _ENV_KEYS:
+        os.environ[key] = env[key]
+    return env
+
+
+class Hosts(object):
+    """The hosts of one molecule scenario, and ansible-playbook runs against them."""
+
+    def __init__(self, scenario, names, group):
+        self.scenario = scenario
+        self.names = names
+        self.group = group
+        self.inventory = os.path.join(os.environ.get("OSOPS_CACHE", os.path.join(ROOT, "tests", "output")),
+                                      "roles", scenario, "inventory.yml")
+
+    def podman(self, *args, check=True):
+        proc = subprocess.run(["podman"] + list(args), capture_output=True, text=True, check=False)
+        if check:
+            assert proc.returncode == 0, "podman %s: %s" % (" ".join(args), proc.stderr)
+        return proc
+
+    def sh(self, name, command, check=True):
+        """Run a shell command on a host (podman exec); its stdout, stripped."""
+        proc = self.podman("exec", name, "bash", "-c", command, check=check)
+        return proc.stdout.strip() if check else proc
+
+    def ip(self, name):
+        data = json.loads(self.podman("container", "inspect", name).stdout)[0]
+        return [net["IPAddress"] for net in data["NetworkSettings"]["Networks"].values()][0]
+
+    def write_inventory(self):
+        hosts = dict((name, {"ansible_host": self.ip(name)}) for name in self.names)
+        inventory = {"all": {
+            "vars": {"ansible_user": "root", "ansible_connection": "ssh",
+                     "ansible_python_interpreter": "/usr/bin/python3",
+                     "ansible_ssh_private_key_file": os.environ["OSOPS_TESTHOSTS_SSH_KEY"]},
+            "children": {self.group: {"hosts": hosts}}}}
+        os.makedirs(os.path.dirname(self.inventory), exist_ok=True)
+        with open(self.inventory, "w") as handle:
+            json.dump(inventory, handle)
+
+    def playbook(self, playbook, *args, label=None):
+        self.write_inventory()
+        env = dict(os.environ, ANSIBLE_PIPELINING="true", ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_FORKS="10",
+                   ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s -o StrictHostKeyChecking=no "
+                                    "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR")
+        return _timed(label or "ansible-playbook %s %s" % (playbook, " ".join(args)),
+                      ["ansible-playbook", "-i", self.inventory, playbook] + list(args), env=env, cwd=ROOT)
+
+
+def molecule(scenario, *args):
+    return _timed("molecule %s -s %s" % (args[0], scenario), ["molecule", args[0], "-s", scenario] + list(args[1:]),
+                  cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def molecule_scenario(testhosts, request):
+    """Run a scenario's whole sequence but keep its hosts for the module's tests; destroy at the end."""
+    scenario = request.module.SCENARIO
+    if os.environ.get("OSOPS_REUSE_TESTHOSTS"):
+        # development: keep the hosts of an earlier run (OSOPS_KEEP_TESTHOSTS=1) and reuse them
+        yield None
+        return
+    molecule(scenario, "destroy")
+    proc = molecule(scenario, "test", "--destroy", "never")
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        molecule(scenario, "destroy")
+    assert proc.returncode == 0, "molecule test -s %s failed:\n%s" % (scenario, output[-8000:])
+    yield output
+    if not os.environ.get("OSOPS_KEEP_TESTHOSTS"):
+        molecule(scenario, "destroy")
+
+
+@pytest.fixture(scope="module")
+def hosts(molecule_scenario, request):
+    """The scenario's hosts: SCENARIO, NODES and GROUP of the test module."""
+    module = request.module
+    return Hosts(module.SCENARIO, module.NODES, module.GROUP)
