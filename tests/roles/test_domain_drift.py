@@ -56,7 +56,7 @@ def run_module(args, check=False):
 
 
 def test_domains_nova_forgot_and_instances_libvirt_lost(libvirt_host):
-    known, forgotten, lost = (str(uuid.uuid4()) for _ in range(3))
+    known, forgotten, lost = (str(uuid.uuid4()) for _index in range(3))
     define("instance-00000001", known)
     define("instance-00000002", forgotten)
     rc, result = run_module({"uri": "lxc:///", "nova_instances": [known, lost.upper()]})
