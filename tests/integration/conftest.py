@@ -93,8 +93,10 @@ def ansible(sandbox, tmp_path):
     return run
 
 
-def server_host(cloud, server_id):
-    return cloud.compute.get_server(server_id).compute_host
+@pytest.fixture
+def server_host(cloud):
+    """The compute host a server is on now."""
+    return lambda server_id: cloud.compute.get_server(server_id).compute_host
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ import json
 
 import pytest
 
-from conftest import server_host
 
 pytestmark = pytest.mark.usefixtures("computes_enabled")
 
@@ -14,7 +13,7 @@ def tasks_by_name(run):
     return {t["task"]["name"]: t["hosts"]["localhost"] for t in run.parsed["plays"][0]["tasks"]}
 
 
-def test_drain_shows_progress_keeps_records_and_return_brings_them_back(ansible, cloud, boot, tmp_path):
+def test_drain_shows_progress_keeps_records_and_return_brings_them_back(server_host, ansible, cloud, boot, tmp_path):
     servers = boot([(HOST, "ACTIVE"), (HOST, "SHUTOFF")])
     variables = {"drain_host": HOST, "drain_host_reason": "CHG-99 OVS upgrade",
                  "drain_host_records_file": str(tmp_path / "records.json"),
@@ -25,7 +24,7 @@ def test_drain_shows_progress_keeps_records_and_return_brings_them_back(ansible,
     progress = tasks["Progress"]["results"]
     assert [r["_ansible_item_label"] for r in progress] == ["1/2 done", "2/2 done"]
     for server in servers:
-        assert server_host(cloud, server.id) != HOST
+        assert server_host(server.id) != HOST
     [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
     assert (svc.status, svc.disabled_reason) == ("disabled", "CHG-99 OVS upgrade")
     records = json.loads((tmp_path / "records.json").read_text())
@@ -36,7 +35,7 @@ def test_drain_shows_progress_keeps_records_and_return_brings_them_back(ansible,
     back = ansible(playbook="osops.toolkit.drain_host", extra_vars=dict(variables, drain_host_action="return"))
     assert back.rc == 0, back.output
     for server in servers:
-        assert server_host(cloud, server.id) == HOST
+        assert server_host(server.id) == HOST
     [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
     assert svc.status == "enabled"
 

@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from conftest import server_host
 
 pytestmark = pytest.mark.usefixtures("computes_enabled")
 
@@ -36,7 +35,7 @@ def by_id(records):
     return dict((r["id"], r) for r in records)
 
 
-def test_drain_moves_every_state_it_can_then_return_sends_them_home(ansible, cloud, boot):
+def test_drain_moves_every_state_it_can_then_return_sends_them_home(server_host, ansible, cloud, boot):
     specs = [(HOST, "ACTIVE"), (HOST, "SHUTOFF"), (HOST, "PAUSED"), (NEIGHBOUR, "ACTIVE")]
     active, shutoff, paused, neighbour = boot(specs)
     drain = dict(host=HOST, disabled_reason="CHG-7 kernel upgrade", concurrency=2, **FAST)
@@ -46,7 +45,7 @@ def test_drain_moves_every_state_it_can_then_return_sends_them_home(ansible, clo
     result = first.task()
     assert result["changed"] is True
     assert servers_on(cloud, HOST) == []
-    assert server_host(cloud, neighbour.id) == NEIGHBOUR
+    assert server_host(neighbour.id) == NEIGHBOUR
     svc = service(cloud, HOST)
     assert (svc.status, svc.disabled_reason) == ("disabled", "CHG-7 kernel upgrade")
 
@@ -99,7 +98,7 @@ def test_check_mode_returns_the_plan_and_changes_nothing(ansible, cloud, boot):
     assert service(cloud, "fake-compute-2").status == "enabled"
 
 
-def test_capacity_precheck_fails_before_anything_changes(ansible, cloud, boot):
+def test_capacity_precheck_fails_before_anything_changes(server_host, ansible, cloud, boot):
     [server] = boot([("fake-compute-2", "ACTIVE")])
     for svc in cloud.compute.services(binary="nova-compute"):
         if svc.host != "fake-compute-2":
@@ -109,7 +108,7 @@ def test_capacity_precheck_fails_before_anything_changes(ansible, cloud, boot):
     result = run.task()
     assert "Capacity pre-check" in result["msg"] and "capacity_check=false" in result["msg"]
     assert result["instances"][0]["result"] == "not_started"
-    assert server_host(cloud, server.id) == "fake-compute-2"
+    assert server_host(server.id) == "fake-compute-2"
     assert service(cloud, "fake-compute-2").status == "enabled"
 
 
@@ -142,7 +141,7 @@ def pinned_flavor(cloud):
     set_trait(False)
 
 
-def test_a_failed_migration_is_reported_and_the_rest_still_move(ansible, cloud, pinned_flavor, boot):
+def test_a_failed_migration_is_reported_and_the_rest_still_move(server_host, ansible, cloud, pinned_flavor, boot):
     [pinned] = boot([("fake-compute-2", "ACTIVE")], flavor=pinned_flavor)
     movable = boot([("fake-compute-2", "ACTIVE"), ("fake-compute-2", "SHUTOFF")])
     run = ansible(tasks=[task("host_drain", host="fake-compute-2", concurrency=3, **FAST)])
@@ -154,7 +153,7 @@ def test_a_failed_migration_is_reported_and_the_rest_still_move(ansible, cloud, 
     assert pinned.name in result["msg"] and "stays disabled" in result["msg"]
     for server in movable:
         assert records[server.id]["result"] == "moved"
-        assert server_host(cloud, server.id) != "fake-compute-2"
+        assert server_host(server.id) != "fake-compute-2"
     assert servers_on(cloud, "fake-compute-2") == [pinned.id]
     assert service(cloud, "fake-compute-2").status == "disabled"
     assert result["summary"]["failed"] == 1 and result["summary"]["moved"] == 2
@@ -208,12 +207,12 @@ def test_evacuate_refuses_a_live_host_and_works_once_it_is_forced_down(ansible, 
     assert again.task()["changed"] is False
 
 
-def test_destination_host_takes_everything(ansible, cloud, boot):
+def test_destination_host_takes_everything(server_host, ansible, cloud, boot):
     servers = boot([("fake-compute-3", "ACTIVE"), ("fake-compute-3", "SHUTOFF")])
     run = ansible(tasks=[task("host_drain", host="fake-compute-3", destination_host=NEIGHBOUR, **FAST)])
     assert run.rc == 0, run.output
     for server in servers:
-        assert server_host(cloud, server.id) == NEIGHBOUR
+        assert server_host(server.id) == NEIGHBOUR
 
 
 @pytest.fixture
@@ -227,12 +226,12 @@ def spare_aggregate(cloud):
     cloud.compute.delete_aggregate(aggregate)
 
 
-def test_destination_aggregate_spreads_over_its_hosts(ansible, cloud, spare_aggregate, boot):
+def test_destination_aggregate_spreads_over_its_hosts(server_host, ansible, cloud, spare_aggregate, boot):
     servers = boot([("fake-compute-3", "ACTIVE")] * 4)
     run = ansible(tasks=[task("host_drain", host="fake-compute-3", destination_aggregate=spare_aggregate,
                               concurrency=4, **FAST)])
     assert run.rc == 0, run.output
-    hosts = [server_host(cloud, s.id) for s in servers]
+    hosts = [server_host(s.id) for s in servers]
     assert set(hosts) == {"fake-compute-2", NEIGHBOUR}, hosts
     assert sorted(r["destination"] for r in run.task()["instances"]) == sorted(hosts)
 
