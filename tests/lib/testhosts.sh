@@ -9,6 +9,7 @@
 # (default $OSOPS_CACHE/testhosts), outside git, and re-imported when podman's storage lacks them:
 #   localhost/osops-bookworm-systemd   debootstrap minbase + systemd, sshd, python3 (key in ssh/)
 #   localhost/osops-bookworm-galera    the same + mariadb-server, galera-4, rsync, PyMySQL (not started)
+#   localhost/osops-bookworm-hypervisor the base + libvirtd, Open vSwitch and what a compute node has
 # A change to this file's image recipe (the IMAGE_REV below) rebuilds them.
 # The molecule tools themselves (molecule, molecule-plugins[podman], pytest-testinfra) are pinned
 # in tests/requirements-tools.txt and installed by ensure_tools.
@@ -16,11 +17,13 @@
 export OSOPS_TESTHOSTS=${OSOPS_TESTHOSTS:-${OSOPS_CACHE:-/var/cache/osops}/testhosts}
 export OSOPS_TESTHOSTS_BASE_IMAGE=localhost/osops-bookworm-systemd:latest
 export OSOPS_TESTHOSTS_GALERA_IMAGE=localhost/osops-bookworm-galera:latest
+export OSOPS_TESTHOSTS_HYPERVISOR_IMAGE=localhost/osops-bookworm-hypervisor:latest
 export OSOPS_TESTHOSTS_SSH_KEY=$OSOPS_TESTHOSTS/ssh/id_ed25519
 # bump when the recipe of an image changes: the cached tarballs are rebuilt
 _TESTHOSTS_IMAGE_REV=1
 _TESTHOSTS_APT="podman runc netavark aardvark-dns iptables debootstrap uidmap iproute2 openssh-client conmon curl"
 _TESTHOSTS_GALERA_PKGS="mariadb-server galera-4 rsync python3-pymysql curl lsof socat"
+_TESTHOSTS_HYPERVISOR_PKGS="libvirt-daemon-system libvirt-clients libvirt-daemon-driver-lxc openvswitch-switch auditd kmod curl"
 
 _th_say() { printf '\n=== %s [%s]\n' "$*" "$(date +%T)"; }
 
@@ -111,23 +114,40 @@ UNIT
   rm -rf "$r"
 }
 
-_testhosts_build_galera_tar() {
-  local tar=$1 name=osops-testhosts-build-$$
-  _th_say "baking mariadb-server + galera-4 into $OSOPS_TESTHOSTS_GALERA_IMAGE (once)"
+# _testhosts_bake TAR IMAGE LABEL PACKAGES: the base image + Debian packages, nothing started or enabled
+_testhosts_bake() {
+  local tar=$1 image=$2 label=$3 packages=$4 name=osops-testhosts-build-$$ key=${1##*-}
+  _th_say "baking $label into $image (once)"
   podman rm -f "$name" >/dev/null 2>&1 || true
-  # policy-rc.d: nothing starts while installing; mariadb is left disabled (the scenarios start it)
+  # policy-rc.d: nothing starts while installing; services are left disabled (the scenarios start them)
   podman run --name "$name" "$OSOPS_TESTHOSTS_BASE_IMAGE" bash -c "set -e
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $_TESTHOSTS_GALERA_PKGS
-    systemctl disable mariadb.service mariadb.socket 2>/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages
+    systemctl disable mariadb.service mariadb.socket libvirtd.service libvirtd.socket openvswitch-switch.service \
+      auditd.service 2>/dev/null || true
     rm -f /usr/sbin/policy-rc.d; apt-get clean; rm -rf /var/lib/apt/lists/*; touch -d @0 /var/lib/apt/lists
-    " >"$OSOPS_TESTHOSTS/galera-build.log" 2>&1 \
-    || { tail -20 "$OSOPS_TESTHOSTS/galera-build.log" >&2; podman rm -f "$name" >/dev/null 2>&1; return 1; }
+    " >"$OSOPS_TESTHOSTS/bake-$label.log" 2>&1 \
+    || { tail -20 "$OSOPS_TESTHOSTS/bake-$label.log" >&2; podman rm -f "$name" >/dev/null 2>&1; return 1; }
   podman commit -q --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
-    --change 'STOPSIGNAL SIGRTMIN+3' "$name" "$OSOPS_TESTHOSTS_GALERA_IMAGE" >/dev/null
+    --change 'STOPSIGNAL SIGRTMIN+3' --change "LABEL osops.key=${key%.tar}" "$name" "$image" >/dev/null
   podman rm -f "$name" >/dev/null
-  podman save -q -o "$tar.tmp" "$OSOPS_TESTHOSTS_GALERA_IMAGE" && mv "$tar.tmp" "$tar"
+  podman save -q -o "$tar.tmp" "$image" && mv "$tar.tmp" "$tar"
+}
+
+# _testhosts_derived IMAGE LABEL PACKAGES: bake once, or load the cached tarball into podman; the tarball's
+# name carries the package list's hash, so changing the list bakes a new image
+_testhosts_derived() {
+  local image=$1 label=$2 packages=$3 key tar
+  key=$(printf '%s' "$packages" | sha256sum | cut -c1-8)
+  tar=$OSOPS_TESTHOSTS/images/bookworm-$label-r$_TESTHOSTS_IMAGE_REV-$key.tar
+  if [ ! -f "$tar" ]; then
+    rm -f "$OSOPS_TESTHOSTS/images/bookworm-$label-"*.tar
+    _testhosts_bake "$tar" "$image" "$label" "$packages"
+  elif [ "$(podman image inspect -f '{{ index .Labels "osops.key" }}' "$image" 2>/dev/null)" != "$key" ]; then
+    _th_say "loading $image"
+    podman load -q -i "$tar" >/dev/null
+  fi
 }
 
 ensure_testhosts() {
@@ -135,16 +155,16 @@ ensure_testhosts() {
   mkdir -p "$OSOPS_TESTHOSTS/images" "$OSOPS_TESTHOSTS/ssh"
   _testhosts_podman_config
   local base=$OSOPS_TESTHOSTS/images/bookworm-systemd-r$_TESTHOSTS_IMAGE_REV.tar
-  local galera=$OSOPS_TESTHOSTS/images/bookworm-galera-r$_TESTHOSTS_IMAGE_REV.tar
   # the key is baked into the image: a new key means a new image
   if [ ! -f "$OSOPS_TESTHOSTS_SSH_KEY" ]; then
-    rm -f "$base" "$galera"
+    rm -f "$OSOPS_TESTHOSTS"/images/*.tar
     ssh-keygen -q -t ed25519 -N "" -C osops-testhosts -f "$OSOPS_TESTHOSTS_SSH_KEY"
   fi
   if [ ! -f "$base" ]; then
     _testhosts_build_base_tar "$base"
-    rm -f "$galera"
-    podman image rm -f "$OSOPS_TESTHOSTS_BASE_IMAGE" "$OSOPS_TESTHOSTS_GALERA_IMAGE" >/dev/null 2>&1 || true
+    rm -f "$OSOPS_TESTHOSTS"/images/bookworm-{galera,hypervisor}-*.tar
+    podman image rm -f "$OSOPS_TESTHOSTS_BASE_IMAGE" "$OSOPS_TESTHOSTS_GALERA_IMAGE" \
+      "$OSOPS_TESTHOSTS_HYPERVISOR_IMAGE" >/dev/null 2>&1 || true
   fi
   if [ "$(podman image inspect -f '{{ index .Labels "osops.rev" }}' "$OSOPS_TESTHOSTS_BASE_IMAGE" 2>/dev/null)" != "$_TESTHOSTS_IMAGE_REV" ]; then
     _th_say "importing $OSOPS_TESTHOSTS_BASE_IMAGE"
@@ -152,11 +172,7 @@ ensure_testhosts() {
       --change 'STOPSIGNAL SIGRTMIN+3' --change "LABEL osops.rev=$_TESTHOSTS_IMAGE_REV" \
       "$base" "$OSOPS_TESTHOSTS_BASE_IMAGE" >/dev/null
   fi
-  if [ ! -f "$galera" ]; then
-    _testhosts_build_galera_tar "$galera"
-  elif ! podman image exists "$OSOPS_TESTHOSTS_GALERA_IMAGE"; then
-    _th_say "loading $OSOPS_TESTHOSTS_GALERA_IMAGE"
-    podman load -q -i "$galera" >/dev/null
-  fi
+  _testhosts_derived "$OSOPS_TESTHOSTS_GALERA_IMAGE" galera "$_TESTHOSTS_GALERA_PKGS"
+  _testhosts_derived "$OSOPS_TESTHOSTS_HYPERVISOR_IMAGE" hypervisor "$_TESTHOSTS_HYPERVISOR_PKGS"
   podman image prune -f >/dev/null 2>&1 || true
 }
