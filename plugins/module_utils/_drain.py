@@ -134,7 +134,9 @@ class MoveRunner(object):
       - ``poll(records)``: {id: (phase, detail)} for the records in flight, in as few calls as it
         can; phase is 'running', 'confirm' (a cold migration waits for confirmation), 'done'
         or 'failed' (detail: why). A record missing from the answer is still running.
-      - ``confirm(record)``, ``abort(record)`` (best effort, on timeout),
+      - ``confirm(record)``: confirm a cold migration; returns False when nova cannot take the
+        confirmation yet (it is asked again next round),
+      - ``abort(record)`` (best effort, on timeout),
       - ``finish(record)``: read where the instance is now; sets record['destination'].
     Errors from ``start``/``confirm``/``finish`` fail that record only; ``error_message`` turns
     them into text. ``on_progress(done, total, record)`` is called when a record gets its result.
@@ -222,8 +224,7 @@ class MoveRunner(object):
             result = error = None
             try:
                 if phase == "confirm":
-                    if not record.get("_confirmed"):
-                        self.driver.confirm(record)
+                    if not record.get("_confirmed") and self.driver.confirm(record) is not False:
                         record["_confirmed"] = True
                 elif phase == "done":
                     self.driver.finish(record)

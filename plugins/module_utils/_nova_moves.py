@@ -234,7 +234,13 @@ class NovaMoves(object):
         return phases
 
     def confirm(self, record):
+        # nova marks the migration finished a moment before the instance reaches VERIFY_RESIZE;
+        # a confirmation in between is refused (409)
+        server = get_server(self.compute, record["id"])
+        if server is not None and server["status"] != "VERIFY_RESIZE":
+            return False
         _action(self.compute, record["id"], {"confirmResize": None})
+        return True
 
     def abort(self, record):
         migration = self.migrations.get(record["id"])

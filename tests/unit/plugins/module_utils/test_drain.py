@@ -29,6 +29,8 @@ class FakeNova(object):
         self.max_in_flight = 0
         self.polls = 0
         self.cold_confirm = cold_confirm
+        self.not_confirmable = {}
+        self.confirm_calls = 0
 
     def start(self, record):
         if record["id"] in self.refuses:
@@ -52,7 +54,13 @@ class FakeNova(object):
         return phases
 
     def confirm(self, record):
+        if self.not_confirmable.get(record["id"], 0) > 0:
+            # like nova between "migration finished" and "instance in VERIFY_RESIZE"
+            self.not_confirmable[record["id"]] -= 1
+            return False
         self.confirmed.add(record["id"])
+        self.confirm_calls += 1
+        return True
 
     def abort(self, record):
         self.aborted.append(record["id"])
@@ -134,6 +142,16 @@ def test_runner_confirms_cold_migrations_once():
     nova = FakeNova(clock, {"a": 2})
     _runner(nova, clock).run(records)
     assert records[0]["result"] == drain.MOVED and nova.confirmed == {"a"}
+
+
+def test_a_migration_nova_cannot_confirm_yet_is_confirmed_on_a_later_round():
+    clock = Clock()
+    records = _records([("a", "SHUTOFF")])
+    nova = FakeNova(clock, {"a": 2})
+    nova.not_confirmable["a"] = 2
+    _runner(nova, clock).run(records)
+    assert records[0]["result"] == drain.MOVED and records[0]["error"] is None
+    assert nova.confirmed == {"a"} and nova.confirm_calls == 1
 
 
 def test_one_failure_does_not_stop_the_others():
