@@ -295,6 +295,14 @@ def test_drain_waits_for_open_sessions_then_the_server_gets_no_new_ones(hosts):
         rc, ready = _server(hosts, "keystone", "haproxy-db2", "ready")
         assert rc == 0 and ready["after"]["status"].startswith("UP")
         assert {_api(hosts, 5000)[1]["host"] for _attempt in range(10)} == {"haproxy-db2"}
+
+        # a reload (here a plain systemctl reload) keeps the drained server drained
+        pid = hosts.sh(LB, "systemctl show -p MainPID --value haproxy")
+        hosts.sh(LB, "systemctl reload haproxy")
+        _until("the reloaded haproxy answers", lambda: _api(hosts, 5000)[1]["host"] == "haproxy-db2", timeout=20)
+        assert hosts.sh(LB, "systemctl show -p MainPID --value haproxy") == pid
+        assert _server_status(hosts, "keystone", "haproxy-db1") == "DRAIN"
+        assert {_api(hosts, 5000)[1]["host"] for _attempt in range(5)} == {"haproxy-db2"}
     finally:
         for server in DBS:
             _server(hosts, "keystone", server, "ready")
