@@ -94,9 +94,9 @@ def one_run():
     time.sleep(STEADY)
     killed = time.monotonic()
     sh(DBS[0], "systemctl kill -s KILL mariadb")
-    noticed = float("nan")
+    noticed = None
     while time.monotonic() - killed < OBSERVE:
-        if noticed != noticed and _writer_down(lb):
+        if noticed is None and _writer_down(lb):
             noticed = time.monotonic() - killed
         time.sleep(0.1)
     stop.set()
@@ -110,7 +110,7 @@ def one_run():
     missing = [n for n, _at in acked if n not in present]
     _wait_synced(DBS[0])
     return {"acked": len(acked), "errors": len(errors), "longest_gap": max(gaps) if gaps else float("nan"),
-            "noticed": noticed, "missing": len(missing)}
+            "noticed": float("nan") if noticed is None else noticed, "missing": len(missing)}
 
 
 def main():

@@ -6,7 +6,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../../tests/lib/testhosts.sh"
 ensure_tools
 ensure_testhosts
-cd "$ROOT"
+cd "$ROOT" || exit 1
 if [ "$(podman container inspect -f '{{.State.Running}}' haproxy-lb 2>/dev/null)" != true ]; then
   say "creating the haproxy_tls scenario's hosts (molecule create, prepare, converge)"
   molecule create -s haproxy_tls >/dev/null && molecule prepare -s haproxy_tls >/dev/null \

@@ -51,7 +51,6 @@ author:
   - osops.toolkit maintainers (@osops)
 seealso:
   - module: community.crypto.x509_certificate_info
-  - role: osops.toolkit.haproxy_tls
 """
 
 EXAMPLES = r"""

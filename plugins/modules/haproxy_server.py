@@ -85,7 +85,6 @@ attributes:
 author:
   - osops.toolkit maintainers (@osops)
 seealso:
-  - role: osops.toolkit.haproxy_tls
   - module: community.general.haproxy
     description: Changes the state and weight too, without waiting for sessions to end.
 """

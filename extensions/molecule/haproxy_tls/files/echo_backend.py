@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Test-only stand-in for an OpenStack API: answers JSON with the host name and the request
 headers; /slow?seconds=N answers after N seconds (a long request for drain tests)."""
 import json
