@@ -78,13 +78,34 @@ class Hosts(object):
         with open(self.inventory, "w") as handle:
             json.dump(inventory, handle)
 
+    @staticmethod
+    def _ansible_env(**extra):
+        return dict(os.environ, ANSIBLE_PIPELINING="true", ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_FORKS="10",
+                    ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s -o StrictHostKeyChecking=no "
+                                     "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", **extra)
+
     def playbook(self, playbook, *args, label=None):
         self.write_inventory()
-        env = dict(os.environ, ANSIBLE_PIPELINING="true", ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_FORKS="10",
-                   ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s -o StrictHostKeyChecking=no "
-                                    "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR")
         return _timed(label or "ansible-playbook %s %s" % (playbook, " ".join(args)),
-                      ["ansible-playbook", "-i", self.inventory, playbook] + list(args), env=env, cwd=ROOT)
+                      ["ansible-playbook", "-i", self.inventory, playbook] + list(args), env=self._ansible_env(), cwd=ROOT)
+
+    def molecule(self, *args):
+        """A molecule command on this scenario (for example converge -- -e ...)."""
+        return molecule(self.scenario, *args)
+
+    def module(self, host, module, args, check=False):
+        """One module run on one host (ad hoc); the return code and the host's result."""
+        self.write_inventory()
+        argv = ["ansible", host, "-i", self.inventory, "-m", module, "-a", json.dumps(args)]
+        if check:
+            argv.append("--check")
+        env = self._ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="true", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+        proc = _timed("ansible -m %s %s" % (module, host), argv, env=env, cwd=ROOT)
+        try:
+            result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+        except (ValueError, KeyError, IndexError):
+            raise AssertionError("ansible -m %s printed no result:\n%s\n%s" % (module, proc.stdout[-3000:], proc.stderr[-3000:]))
+        return proc.returncode, result
 
 
 def molecule(scenario, *args):
