@@ -4,7 +4,9 @@
 #   tests/unit         pure logic
 #   tests/quality      ansible-test sanity (no ignore entries), ansible-lint --profile production
 #   tests/integration  the modules and playbooks through ansible-playbook against the sandbox
-#   tests/roles        the roles' molecule scenarios on real podman test hosts (tests/lib/testhosts.sh)
+#   tests/roles        the roles' molecule scenarios on real podman test hosts (tests/lib/testhosts.sh);
+#                      the slow lane (hypervisor_hardening, ovs_upgrade: over 10 minutes each) only
+#                      with OSOPS_SLOW_LANE=1
 # Extra arguments go to pytest (for example: tests/run.sh -k compute_service).
 # The sandbox keeps running afterwards (tests/sandbox/osbox.sh stop).
 set -euo pipefail
