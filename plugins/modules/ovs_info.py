@@ -54,7 +54,7 @@ requirements:
 author:
   - osops.toolkit maintainers (@osops)
 seealso:
-  - role: osops.toolkit.ovs_upgrade
+  - module: osops.toolkit.network_agent_info
 """
 
 EXAMPLES = r"""
@@ -85,7 +85,9 @@ running_version:
   type: str
   sample: 3.1.0
 daemons:
-  description: Per daemon (C(ovsdb-server), C(ovs-vswitchd)) whether it runs, its PID, and whether its binary was replaced on disk since it started (V(stale=true)) - it needs a restart to run the installed version.
+  description:
+    - Per daemon (C(ovsdb-server), C(ovs-vswitchd)) whether it runs, its PID, and whether its binary
+      was replaced on disk since it started (V(stale=true)) - it needs a restart to run the installed version.
   returned: always
   type: dict
   sample: {"ovs-vswitchd": {"running": true, "pid": 1234, "stale": false}}

@@ -41,8 +41,8 @@ def test_admin_down_agent_is_a_problem():
 
 
 def test_exact_host_and_binary_match():
-    agents = [_agent("compute-10", alive=False, agent_id="a10"), _agent("compute-1", binary="neutron-dhcp-agent",
-                                                                          alive=False, agent_id="d1"),
+    agents = [_agent("compute-10", alive=False, agent_id="a10"),
+              _agent("compute-1", binary="neutron-dhcp-agent", alive=False, agent_id="d1"),
               _agent("compute-1", agent_id="o1")]
     kept, problems = grade_agents(agents, "compute-1", "neutron-openvswitch-agent")
     assert [a["id"] for a in kept] == ["o1"] and problems == []
