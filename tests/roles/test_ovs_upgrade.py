@@ -10,9 +10,11 @@ host of a new rollout. The tests run in order and share the hosts; at the end ev
 service is enabled again and the instances are deleted.
 """
 import datetime
+import json
 import os
 import re
 import subprocess
+import uuid
 
 import openstack
 import pytest
@@ -191,6 +193,63 @@ def test_check_mode_only_plans(hosts, cloud, servers):
     assert dict((node, _restart_time(hosts, node)) for node in NODES) == restarts
     for node in NODES:
         assert hosts.sh(node, "ovs-vsctl --if-exists get Open_vSwitch . other_config:flow-restore-wait") == ""
+
+
+OSBOX_HOME = os.environ.get("OSBOX_HOME", "/var/cache/osops/sandbox")
+SANDBOX_DB = ["mariadb", "--defaults-file=%s" % os.path.join(OSBOX_HOME, "etc", "my.cnf"), "neutron"]
+
+
+def _sql(statement):
+    proc = subprocess.run(SANDBOX_DB + ["-e", statement], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture
+def ovs_agent():
+    """A neutron-openvswitch-agent row for fake-compute-1 in the sandbox's Neutron database (the sandbox
+    runs no RPC server, so no real agent can report); its heartbeat says alive or dead. Removed after."""
+    agent_id = str(uuid.uuid4())
+
+    def make(alive):
+        beat = "UTC_TIMESTAMP()" if alive else "UTC_TIMESTAMP() - INTERVAL 1 HOUR"
+        _sql("DELETE FROM agents WHERE id='%s'; INSERT INTO agents (id, agent_type, `binary`, topic, host, "
+             "admin_state_up, created_at, started_at, heartbeat_timestamp, configurations, `load`) VALUES "
+             "('%s', 'Open vSwitch agent', 'neutron-openvswitch-agent', 'N/A', 'fake-compute-1', 1, "
+             "UTC_TIMESTAMP(), UTC_TIMESTAMP(), %s, '{}', 0)" % (agent_id, agent_id, beat))
+        return agent_id
+    yield make
+    _sql("DELETE FROM agents WHERE id='%s'" % agent_id)
+
+
+def _agent_info(host):
+    proc = subprocess.run(["ansible", "localhost", "-m", "osops.toolkit.network_agent_info", "-a",
+                           json.dumps({"host": host, "binary": "neutron-openvswitch-agent"})],
+                          capture_output=True, text=True, check=False,
+                          env=dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="true",
+                                   ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOCALHOST_WARNING="false"))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def test_a_dead_ovs_agent_stops_the_rollout_before_anything_changes(hosts, cloud, ovs_agent):
+    agent_id = ovs_agent(alive=True)
+    alive = _agent_info("fake-compute-1")
+    assert [a["id"] for a in alive["agents"]] == [agent_id] and alive["agents"][0]["alive"] and not alive["problems"]
+    assert _agent_info("fake-compute-10")["agents"] == []            # exact host match
+    ovs_agent(alive=False)
+    dead = _agent_info("fake-compute-1")
+    assert dead["agents"][0]["alive"] is False and "is not alive" in dead["problems"][0]
+
+    versions = dict((node, _versions(hosts, node)) for node in NODES)
+    since = _utcnow()
+    run = _playbook(hosts, "-e", "ovs_upgrade_version=%s" % os.environ["OSOPS_OVS_VERSION_NEXT"],
+                    label="playbook: dead OVS agent on host 1")
+    assert run.returncode != 0
+    assert "neutron-openvswitch-agent on fake-compute-1 (%s) is not alive" % agent_id in run.stdout
+    assert "ovs_upgrade STOPPED on fake-compute-1" in run.stdout and "nothing was changed on it" in run.stdout
+    assert all(s.status == "enabled" for node, s in _services(cloud).items() if node in NODES)
+    assert dict((node, _versions(hosts, node)) for node in NODES) == versions
+    assert not any(_migrations_from(cloud, node, since) for node in NODES)
 
 
 def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
