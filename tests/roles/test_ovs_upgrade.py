@@ -51,17 +51,20 @@ def cloud(testhosts):
     return openstack.connect(cloud=env["OS_CLOUD"])
 
 
-def _enable_all(conn):
+def _enable_ours(conn):
+    """Re-enable the compute services this role disabled (another test's disabled host is left alone)."""
     for svc in conn.compute.services(binary="nova-compute"):
-        if svc.status != "enabled" or svc.is_forced_down:
-            conn.compute.update_service(svc, status="enabled", forced_down=False)
+        if svc.status == "disabled" and (svc.disabled_reason or "").startswith("Open vSwitch upgrade to "):
+            conn.compute.update_service(svc, status="enabled")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def servers(cloud):
     """Instances on the three hosts before the molecule sequence runs; deleted, and every compute
     service enabled again, after the module."""
-    _enable_all(cloud)
+    _enable_ours(cloud)
+    busy = [s.host for s in cloud.compute.services(binary="nova-compute") if s.host in NODES and s.status != "enabled"]
+    assert not busy, "compute services disabled by someone else (another test running?): %s" % busy
     image = cloud.image.find_image("tiny", ignore_missing=False)
     flavor = cloud.compute.find_flavor("m1.tiny", ignore_missing=False)
     created = []
@@ -79,7 +82,7 @@ def servers(cloud):
             cloud.compute.delete_server(server, ignore_missing=True)
         for server in created:
             cloud.compute.wait_for_delete(server, wait=120, interval=1)
-        _enable_all(cloud)
+        _enable_ours(cloud)
 
 
 def _utcnow():
