@@ -29,7 +29,8 @@ def test_bridges_ports_and_ofports_kept(host):
 def test_netdev_datapath_and_flows_back(host):
     assert "netdev@ovs-netdev" in host.check_output("ovs-appctl dpif/show")
     flows = host.check_output("ovs-ofctl --names dump-flows br-int")
-    assert "cookie=0x5a" in flows and "actions=output:tap-vm2" in flows
+    # --names quotes the port names: in_port="tap-vm1" actions=output:"tap-vm2"
+    assert "cookie=0x5a" in flows and 'in_port="tap-vm1" actions=output:"tap-vm2"' in flows
     assert "cookie=0x5b" in host.check_output("ovs-ofctl dump-flows br-ex")
 
 
