@@ -84,7 +84,15 @@ osbox_env() {
   export OS_CLIENT_CONFIG_FILE=$OSBOX_HOME/clouds.yaml OS_CLOUD=osbox
 }
 
-alive() { local f=$OSBOX_HOME/run/$1.pid; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# alive NAME: its pid file names a running process that started before the file was written
+# (a stale file from a rebooted machine can name a PID that something else has by now)
+alive() {
+  local f=$OSBOX_HOME/run/$1.pid pid age
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  age=$(ps -o etimes= -p "$pid" 2>/dev/null) || return 1
+  [ $(( $(date +%s) - age )) -le $(( $(stat -c %Y "$f") + 2 )) ]
+}
 
 # start_bg NAME CMD...: detached, own session (PID = process group), stdin closed
 start_bg() {

@@ -1,0 +1,91 @@
+"""The docs site (antsibull-docs + Sphinx), the changelog (antsibull-changelog) and Galaxy's own
+import checks (galaxy-importer) on the collection as it is published."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SITE = os.path.join(ROOT, "docs", "site")
+
+
+def run(argv, **kwargs):
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    assert proc.returncode == 0, "%s\n%s\n%s" % (" ".join(argv), proc.stdout[-6000:], proc.stderr[-6000:])
+    return proc
+
+
+def test_antsibull_docs_lint():
+    """Plugin and role docs render; every reference (also into other collections) and the
+    guides' labels are valid (references to ansible.builtin and the dependencies too)."""
+    run(["antsibull-docs", "lint-collection-docs", "--plugin-docs", "--validate-collection-refs", "dependent",
+         "--disallow-unknown-collection-refs", "--check-extra-docs-refs", ROOT])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    work = tmp_path_factory.mktemp("site")
+    rst = work / "rst"
+    rst.mkdir(mode=0o700)  # antsibull-docs writes only into a directory nobody else can write
+    run(["antsibull-docs", "--config-file", os.path.join(SITE, "antsibull-docs.cfg"), "collection",
+         "--use-current", "--cleanup", "everything", "--dest-dir", str(rst), "osops.toolkit"])
+    shutil.copy(os.path.join(SITE, "index.rst"), str(rst / "index.rst"))
+    proc = run(["sphinx-build", "-b", "html", "-W", "--keep-going", "-q", "-c", SITE, str(rst), str(work / "html")])
+    assert "WARNING" not in proc.stderr, proc.stderr
+    return work / "html"
+
+
+def test_the_site_has_a_page_for_every_module_plugin_role_and_guide(site):
+    pages = site / "collections" / "osops" / "toolkit"
+    expected = ["%s_module.html" % os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))]
+    expected += ["%s_inventory.html" % os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "inventory", "*.py"))]
+    expected += ["%s_role.html" % os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*"))]
+    with open(os.path.join(ROOT, "docs", "docsite", "extra-docs.yml")) as f:
+        guides = [page for section in yaml.safe_load(f)["sections"] for page in section["toctree"]]
+    expected += ["docsite/%s.html" % guide for guide in guides]
+    missing = [page for page in expected if not (pages / page).exists()]
+    assert not missing
+    assert len(guides) == len(glob.glob(os.path.join(ROOT, "docs", "docsite", "rst", "*.rst"))), "a guide is not in extra-docs.yml"
+    drain = (pages / "docsite" / "drain.html").read_text()
+    assert "capacity pre-check" in drain and "host_drain_module.html" in (pages / "index.html").read_text()
+
+
+def test_changelog_fragments_are_valid_and_a_release_makes_the_changelog(tmp_path):
+    """No release is cut yet (changelogs/changelog.yaml has none): a release made in a copy puts
+    every fragment and the new modules and roles into CHANGELOG.rst."""
+    run(["antsibull-changelog", "lint"], cwd=ROOT)
+    copy = tmp_path / "ansible_collections" / "osops" / "toolkit"  # where it looks for the new plugins
+    shutil.copytree(ROOT, str(copy), ignore=shutil.ignore_patterns(".git", "tests", "bench"))
+    run(["antsibull-changelog", "release", "--version", "0.1.0", "--date", "2026-11-30"], cwd=str(copy))
+    changelog = (copy / "CHANGELOG.rst").read_text()
+    for fragment in glob.glob(os.path.join(ROOT, "changelogs", "fragments", "*.yml")):
+        with open(fragment) as f:
+            for entries in yaml.safe_load(f).values():
+                for entry in entries if isinstance(entries, list) else [entries]:
+                    assert " ".join(entry.split()[:6]) in " ".join(changelog.split()), (fragment, entry)
+    assert "New Modules" in changelog and "osops.toolkit.host_drain - " in changelog
+    assert "New Roles" in changelog and "osops.toolkit.haproxy_tls - " in changelog
+    assert "New Plugins" in changelog and "osops.toolkit.infra - " in changelog
+
+
+def test_galaxy_importer_accepts_the_collection(tmp_path):
+    """Galaxy's import checks (metadata, docs, ansible-doc, changelog, file sizes); ansible-lint
+    runs in tests/quality/test_sanity.py already, with the stricter production profile."""
+    run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), ROOT])
+    [tarball] = glob.glob(str(tmp_path / "*.tar.gz"))
+    env = dict(os.environ, GALAXY_IMPORTER_RUN_ANSIBLE_LINT="false", GALAXY_IMPORTER_CHECK_REQUIRED_TAGS="true",
+               GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP=str(tmp_path / "ansible-tmp"))
+    proc = run(["python", "-m", "galaxy_importer.main", "--print-result", tarball], env=env, cwd=str(tmp_path))
+    log = proc.stdout[:proc.stdout.index("{")] + proc.stderr
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert result["metadata"]["name"] == "toolkit"
+    # its log: one line per content item loaded, and a WARNING/ERROR line per problem found
+    assert "Importer processing completed successfully" in log
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert not warnings, "\n".join(warnings)
+    contents = {(c["content_type"], c["name"]) for c in result["contents"]}
+    assert ("module", "host_drain") in contents and ("role", "haproxy_tls") in contents
