@@ -54,22 +54,33 @@ def test_the_site_has_a_page_for_every_module_plugin_role_and_guide(site):
     assert "capacity pre-check" in drain and "host_drain_module.html" in (pages / "index.html").read_text()
 
 
-def test_changelog_fragments_are_valid_and_a_release_makes_the_changelog(tmp_path):
-    """No release is cut yet (changelogs/changelog.yaml has none): a release made in a copy puts
-    every fragment and the new modules and roles into CHANGELOG.rst."""
+def test_the_changelog_is_generated_and_the_next_release_takes_every_fragment(tmp_path):
     run(["antsibull-changelog", "lint"], cwd=ROOT)
     copy = tmp_path / "ansible_collections" / "osops" / "toolkit"  # where it looks for the new plugins
     shutil.copytree(ROOT, str(copy), ignore=shutil.ignore_patterns(".git", "tests", "bench"))
-    run(["antsibull-changelog", "release", "--version", "0.1.0", "--date", "2026-11-30"], cwd=str(copy))
-    changelog = (copy / "CHANGELOG.rst").read_text()
-    for fragment in glob.glob(os.path.join(ROOT, "changelogs", "fragments", "*.yml")):
+    # CHANGELOG.rst is what antsibull-changelog makes of changelogs/changelog.yaml
+    run(["antsibull-changelog", "generate"], cwd=str(copy))
+    with open(os.path.join(ROOT, "CHANGELOG.rst")) as f:
+        assert f.read() == (copy / "CHANGELOG.rst").read_text(), "CHANGELOG.rst was edited by hand or not regenerated"
+    first = (copy / "CHANGELOG.rst").read_text()
+    assert "New Modules" in first and "osops.toolkit.host_drain - " in first
+    assert "New Roles" in first and "osops.toolkit.haproxy_tls - " in first
+    assert "New Plugins" in first and "osops.toolkit.infra - " in first
+
+    # the next release, made in the copy, takes the fragments waiting now (and one of the test's)
+    (copy / "changelogs" / "fragments" / "zz-test.yml").write_text(
+        "bugfixes:\n  - osops.toolkit test - a fragment written by tests/quality/test_docs.py.\n")
+    entries = []
+    for fragment in glob.glob(str(copy / "changelogs" / "fragments" / "*.yml")):
         with open(fragment) as f:
-            for entries in yaml.safe_load(f).values():
-                for entry in entries if isinstance(entries, list) else [entries]:
-                    assert " ".join(entry.split()[:6]) in " ".join(changelog.split()), (fragment, entry)
-    assert "New Modules" in changelog and "osops.toolkit.host_drain - " in changelog
-    assert "New Roles" in changelog and "osops.toolkit.haproxy_tls - " in changelog
-    assert "New Plugins" in changelog and "osops.toolkit.infra - " in changelog
+            for section in yaml.safe_load(f).values():
+                entries += section if isinstance(section, list) else [section]
+    run(["antsibull-changelog", "release", "--version", "0.99.0", "--date", "2026-11-30"], cwd=str(copy))
+    changelog = (copy / "CHANGELOG.rst").read_text()
+    assert "v0.99.0" in changelog and first.split("v0.1.0", 1)[1] in changelog
+    assert len(entries) >= 1
+    for entry in entries:
+        assert " ".join(entry.split()[:6]) in " ".join(changelog.split()), entry
 
 
 def test_galaxy_importer_accepts_the_collection(tmp_path):
