@@ -7,6 +7,10 @@
 #   tests/roles        the roles' molecule scenarios on real podman test hosts (tests/lib/testhosts.sh);
 #                      the slow lane (hypervisor_hardening, ovs_upgrade: over 10 minutes each) only
 #                      with OSOPS_SLOW_LANE=1
+# and, at the same time in a pytest process of its own,
+#   tests/upgrade      the rolling upgrade of a second sandbox cloud from 2026.1 to 2026.2, in its own
+#                      network namespace (OSOPS_UPGRADE_LANE=0 leaves it out); its log:
+#                      $OSOPS_CACHE/upgrade-lane.log
 # Extra arguments go to pytest (for example: tests/run.sh -k compute_service).
 # The sandbox keeps running afterwards (tests/sandbox/osbox.sh stop).
 set -euo pipefail
@@ -16,14 +20,31 @@ T0=$(date +%s)
 . "$(dirname "$0")/lib/testhosts.sh"
 ensure_testhosts
 ensure_tools
+lane=${OSOPS_UPGRADE_LANE:-1}
+# the 2026.1 venv of the upgrade lane builds while the main sandbox installs and starts
+[ "$lane" = 0 ] || { ensure_upgrade_venv > "$OSOPS_CACHE/upgrade-venv.log" 2>&1 & venv_pid=$!; }
 ensure_sandbox
 ensure_browser
-say "pytest"
 cd "$ROOT"
+if [ "$lane" != 0 ]; then
+  wait "$venv_pid" || { tail -20 "$OSOPS_CACHE/upgrade-venv.log"; exit 1; }
+  dpkg -s haproxy >/dev/null 2>&1 || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null; }
+  say "pytest tests/upgrade (in the background, log: $OSOPS_CACHE/upgrade-lane.log)"
+  pytest -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OSOPS_CACHE/junit-upgrade-$ROOT_KEY.xml" \
+    -v tests/upgrade > "$OSOPS_CACHE/upgrade-lane.log" 2>&1 &
+  lane_pid=$!
+fi
+say "pytest"
 set +e
 pytest -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OSOPS_CACHE/junit-$ROOT_KEY.xml" \
   tests/unit tests/quality tests/integration tests/roles "$@"
 rc=$?
+if [ "$lane" != 0 ]; then
+  say "waiting for tests/upgrade"
+  wait "$lane_pid"; lane_rc=$?
+  grep -E "PASSED|FAILED|ERROR|passed|failed|error" "$OSOPS_CACHE/upgrade-lane.log" | tail -40
+  [ $lane_rc = 0 ] || { tail -150 "$OSOPS_CACHE/upgrade-lane.log"; [ $rc != 0 ] || rc=$lane_rc; }
+fi
 set -e
 echo "test command finished in $(( $(date +%s) - T0 ))s"
 exit $rc

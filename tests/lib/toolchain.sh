@@ -48,3 +48,9 @@ ensure_sandbox() {
   pipq "$ROOT/tests/sandbox/osbox.sh" start
   eval "$("$ROOT/tests/sandbox/osbox.sh" env)"
 }
+
+# the 2026.1 services venv of tests/upgrade (the main sandbox's venv is its 2026.2)
+ensure_upgrade_venv() {
+  OSBOX_HOME=$OSOPS_CACHE/upgrade-sandbox OSBOX_VENV=$OSOPS_CACHE/venv-2026.1 \
+    OSBOX_LOCK=$ROOT/tests/sandbox/requirements-lock-2026.1.txt pipq "$ROOT/tests/sandbox/osbox.sh" install-venv
+}

@@ -2,19 +2,33 @@
 # Functions behind osbox.sh. Sourced, not run. Expects SRC, OSBOX_HOME, OSBOX_COMPUTES.
 # Pitfalls these steps work around are numbered in ../../shared/recipes/openstack-sandbox/RECIPE.md.
 
-V=$OSBOX_HOME/venv
+# The venv new processes start from, and the lock it is built from (OSBOX_VENV/OSBOX_LOCK select
+# another series, for example the 2026.1 one of the rolling-upgrade test).
+V=${OSBOX_VENV:-$OSBOX_HOME/venv}
+LOCK=${OSBOX_LOCK:-$SRC/requirements-lock.txt}
 # keep-alive longer than any client pause: with gunicorn's 2 s, a pooled connection reused
 # after a 2 s sleep meets a closed socket (RemoteDisconnected)
-G=(gunicorn --no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120 --keep-alive 75)
+G=(--no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120 --keep-alive 75)
+# the gunicorn APIs; OSBOX_API_REPLICAS="127.0.0.2 ..." runs a second copy of each on that address
+# (NAME@ADDRESS), as a second controller behind a load balancer
 APIS="keystone placement glance neutron nova-api cinder-api"
 DAEMONS="nova-conductor nova-scheduler ironic-conductor ironic-api cinder-scheduler cinder-volume"
+read -r -a REPLICAS <<< "${OSBOX_API_REPLICAS:-}"
+declare -A API_PORT=([keystone]=5000 [placement]=8778 [glance]=9292 [neutron]=9696 [nova-api]=8774 [cinder-api]=8776
+                     [ironic-api]=6385)
 
 log() { printf '[osbox %s] %s\n' "$(date +%T)" "$*"; }
 quiet() { grep -vE 'Eventlet|eventlet|^$|framework|asyncio/migration|deprecat|not provided in the command line' || true; }
 read -r -a COMPUTES <<< "$OSBOX_COMPUTES"
 compute_names() { local h; for h in "${COMPUTES[@]}" ironic-compute; do printf 'nova-compute-%s ' "$h"; done; }
+replica_names() { local a n; for a in "${REPLICAS[@]}"; do for n in $APIS; do printf '%s@%s ' "$n" "$a"; done; done; }
 
 osbox_install() {
+  osbox_install_packages
+  osbox_install_venv
+}
+
+osbox_install_packages() {
   local need_apt=0
   for p in mariadb-server galera-4 rabbitmq-server bc curl; do dpkg -s "$p" >/dev/null 2>&1 || need_apt=1; done
   if [ $need_apt = 1 ]; then
@@ -24,13 +38,16 @@ osbox_install() {
     # in containers policy-rc.d keeps the packages' init scripts from starting anything
     apt-get install -y -q --no-install-recommends mariadb-server rabbitmq-server bc curl >/dev/null
   fi
-  local want; want=$(sha256sum "$SRC/requirements-lock.txt" | cut -c1-16)
+}
+
+osbox_install_venv() {
+  local want; want=$(sha256sum "$LOCK" | cut -c1-16)
   if [ "$(cat "$V/.osbox-lock" 2>/dev/null)" != "$want" ]; then
-    log "building the services venv in $V (pinned 2026.2 Hibiscus; about 3 minutes cold)"
-    rm -rf "$V"; mkdir -p "$OSBOX_HOME"
+    log "building the services venv in $V from $(basename "$LOCK") (about 3-5 minutes cold)"
+    rm -rf "$V"; mkdir -p "$(dirname "$V")"
     python3.11 -m venv "$V"
     "$V/bin/pip" install -q -U pip
-    "$V/bin/pip" install -q -r "$SRC/requirements-lock.txt"
+    "$V/bin/pip" install -q -r "$LOCK"
     echo "$want" > "$V/.osbox-lock"
   fi
 }
@@ -49,6 +66,18 @@ osbox_render() {
     printf "[DEFAULT]\nhost = %s\nstate_path = \$SANDBOX/data/nova/%s\nlog_file = \$SANDBOX/logs/nova-compute-%s.log\n" \
       "$h" "$h" "$h" > "$E/nova/nova-compute-$h.conf"
   done
+  if [ "${OSBOX_GALERA:-0}" = 1 ]; then   # a one-node Galera cluster, so wsrep status is real
+    cat >> "$E/my.cnf" <<'CNF'
+wsrep_on = ON
+wsrep_provider = /usr/lib/galera/libgalera_smm.so
+wsrep_cluster_address = gcomm://
+wsrep_cluster_name = osbox
+wsrep_node_address = 127.0.0.1
+wsrep_provider_options = "gmcast.listen_addr=tcp://127.0.0.1:4567"
+binlog_format = ROW
+innodb_autoinc_lock_mode = 2
+CNF
+  fi
   find "$E" -type f -exec sed -i "s#\$SANDBOX#$OSBOX_HOME#g" {} +
   cp -r "$SRC/wsgi" "$OSBOX_HOME/"
   cat > "$OSBOX_HOME/clouds.yaml" <<YAML
@@ -152,7 +181,7 @@ SQL
       --bootstrap-admin-url http://127.0.0.1:5000/v3/ --bootstrap-internal-url http://127.0.0.1:5000/v3/ \
       --bootstrap-public-url http://127.0.0.1:5000/v3/ 2>&1 | quiet
   fi
-  (cd wsgi && OS_KEYSTONE_CONFIG_DIR=$E/keystone start_bg keystone "${G[@]}" --bind 127.0.0.1:5000 --name keystone keystone_wsgi:application)
+  start_service keystone
   wait_http http://127.0.0.1:5000/v3 90
   if [ $first = 1 ]; then
     python "$SRC/lib/setup_keystone.py"
@@ -176,28 +205,14 @@ SQL
     touch data/.initialized-cinder
   fi
 
-  (cd wsgi && OS_PLACEMENT_CONFIG_DIR=$E/placement start_bg placement "${G[@]}" --bind 127.0.0.1:8778 --name placement placement_wsgi:application)
-  (cd wsgi && OS_GLANCE_CONFIG_DIR=$E/glance start_bg glance "${G[@]}" --bind 127.0.0.1:9292 --name glance glance_wsgi:application)
-  (cd wsgi && OS_NEUTRON_CONFIG_DIR=$E/neutron start_bg neutron "${G[@]}" --bind 127.0.0.1:9696 --name neutron neutron_wsgi:application)
-  (cd wsgi && OS_NOVA_CONFIG_DIR=$E/nova OS_NOVA_CONFIG_FILES="api-paste.ini;nova.conf;nova-api.conf" \
-     start_bg nova-api "${G[@]}" --bind 127.0.0.1:8774 --name nova-api nova_api_wsgi:application)
-  start_bg nova-conductor nova-conductor --config-file "$E/nova/nova.conf"
-  start_bg nova-scheduler nova-scheduler --config-file "$E/nova/nova.conf"
-  local h
-  for h in "${COMPUTES[@]}"; do
-    mkdir -p "data/nova/$h"
-    start_bg "nova-compute-$h" nova-compute --config-file "$E/nova/nova-cpu.conf" --config-file "$E/nova/nova-compute-$h.conf"
+  local n port
+  for n in placement glance neutron nova-api nova-conductor nova-scheduler $(compute_names) cinder-api cinder-scheduler \
+           cinder-volume ironic-conductor ironic-api $(replica_names); do
+    [ "$n" = nova-compute-ironic-compute ] || start_service "$n"
   done
-  (cd wsgi && OS_CINDER_CONFIG_FILE=$E/cinder/cinder.conf start_bg cinder-api "${G[@]}" --bind 127.0.0.1:8776 \
-     --name cinder-api cinder_wsgi:application)
-  start_bg cinder-scheduler cinder-scheduler --config-file "$E/cinder/cinder.conf"
-  start_bg cinder-volume cinder-volume --config-file "$E/cinder/cinder.conf"
-  start_bg ironic-conductor ironic-conductor --config-file "$E/ironic/ironic.conf"
-  start_bg ironic-api ironic-api --config-file "$E/ironic/ironic.conf"
-  local port; for port in 8778 9292 9696 8774 6385 8776; do wait_http "http://127.0.0.1:$port/" 120; done
-  mkdir -p data/nova/ironic-compute
-  start_bg nova-compute-ironic-compute nova-compute --config-file "$E/nova/nova-cpu.conf" \
-    --config-file "$E/nova/nova-compute-ironic.conf"
+  for port in 8778 9292 9696 8774 6385 8776; do wait_http "http://127.0.0.1:$port/" 120; done
+  for n in $(replica_names); do wait_http "http://${n#*@}:${API_PORT[${n%@*}]}/" 120; done
+  start_service nova-compute-ironic-compute   # after ironic-api answers
 
   OSBOX_NOVA_MANAGE="nova-manage --config-file $E/nova/nova.conf" OSBOX_SERVICE_ONLY=ironic-compute \
     python "$SRC/lib/ready.py" "${COMPUTES[@]}"
@@ -207,6 +222,52 @@ SQL
   fi
   log "$(printf 'control plane ready in %.1fs (cold=%s); clouds.yaml: %s/clouds.yaml' \
     "$(echo "$(date +%s.%N) - $T0" | bc)" $first "$H")"
+}
+
+# start_service NAME: one process of the cloud, from its own venv link $OSBOX_HOME/venvs/NAME
+# (made pointing at $V the first time; a rolling upgrade repoints it and restarts the process)
+start_service() {
+  local n=$1 base=${1%@*} addr=127.0.0.1 E=$OSBOX_HOME/etc B
+  [[ $n == *@* ]] && addr=${n#*@}
+  mkdir -p "$OSBOX_HOME/venvs"
+  [ -e "$OSBOX_HOME/venvs/$n" ] || ln -sfn "$V" "$OSBOX_HOME/venvs/$n"
+  B=$OSBOX_HOME/venvs/$n/bin
+  local -a R=(env "PATH=$B:$PATH")
+  case $base in
+    keystone) (cd "$OSBOX_HOME/wsgi" && OS_KEYSTONE_CONFIG_DIR=$E/keystone start_bg "$n" "${R[@]}" gunicorn "${G[@]}" \
+                --bind "$addr:5000" --name keystone keystone_wsgi:application) ;;
+    placement) (cd "$OSBOX_HOME/wsgi" && OS_PLACEMENT_CONFIG_DIR=$E/placement start_bg "$n" "${R[@]}" gunicorn "${G[@]}" \
+                 --bind "$addr:8778" --name placement placement_wsgi:application) ;;
+    glance) (cd "$OSBOX_HOME/wsgi" && OS_GLANCE_CONFIG_DIR=$E/glance start_bg "$n" "${R[@]}" gunicorn "${G[@]}" \
+              --bind "$addr:9292" --name glance glance_wsgi:application) ;;
+    neutron) (cd "$OSBOX_HOME/wsgi" && OS_NEUTRON_CONFIG_DIR=$E/neutron start_bg "$n" "${R[@]}" gunicorn "${G[@]}" \
+               --bind "$addr:9696" --name neutron neutron_wsgi:application) ;;
+    nova-api) (cd "$OSBOX_HOME/wsgi" && OS_NOVA_CONFIG_DIR=$E/nova OS_NOVA_CONFIG_FILES="api-paste.ini;nova.conf;nova-api.conf" \
+                start_bg "$n" "${R[@]}" gunicorn "${G[@]}" --bind "$addr:8774" --name nova-api nova_api_wsgi:application) ;;
+    cinder-api) (cd "$OSBOX_HOME/wsgi" && OS_CINDER_CONFIG_FILE=$E/cinder/cinder.conf start_bg "$n" "${R[@]}" gunicorn "${G[@]}" \
+                  --bind "$addr:8776" --name cinder-api cinder_wsgi:application) ;;
+    nova-conductor|nova-scheduler) start_bg "$n" "${R[@]}" "$n" --config-file "$E/nova/nova.conf" ;;
+    nova-compute-ironic-compute)
+      mkdir -p "$OSBOX_HOME/data/nova/ironic-compute"
+      start_bg "$n" "${R[@]}" nova-compute --config-file "$E/nova/nova-cpu.conf" --config-file "$E/nova/nova-compute-ironic.conf" ;;
+    nova-compute-*)
+      mkdir -p "$OSBOX_HOME/data/nova/${n#nova-compute-}"
+      start_bg "$n" "${R[@]}" nova-compute --config-file "$E/nova/nova-cpu.conf" --config-file "$E/nova/$n.conf" ;;
+    cinder-scheduler|cinder-volume) start_bg "$n" "${R[@]}" "$n" --config-file "$E/cinder/cinder.conf" ;;
+    ironic-conductor|ironic-api) start_bg "$n" "${R[@]}" "$n" --config-file "$E/ironic/ironic.conf" ;;
+    *) log "unknown service $n"; return 2 ;;
+  esac
+}
+
+# osbox.sh restart NAME: stop one process and start it again from its venv link; an API must answer
+osbox_restart() {
+  local n=$1 base=${1%@*} addr=127.0.0.1
+  [[ $n == *@* ]] && addr=${n#*@}
+  stop_group "$n"
+  start_service "$n"
+  if [ -n "${API_PORT[$base]:-}" ]; then wait_http "http://$addr:${API_PORT[$base]}/" 120; fi
+  sleep 1
+  alive "$n" || { log "$n did not stay up: see $OSBOX_HOME/logs/$n.out"; return 1; }
 }
 
 stop_group() {
@@ -223,11 +284,13 @@ stop_group() {
 
 osbox_stop() {
   [ -d "$OSBOX_HOME/run" ] || return 0
-  local n
-  for n in $DAEMONS $(compute_names) $APIS; do stop_group "$n" & done
+  local f
+  for f in "$OSBOX_HOME"/run/*.pid; do
+    case $(basename "$f" .pid) in mariadb|rabbitmq|mysqld) ;; *) stop_group "$(basename "$f" .pid)" & ;; esac
+  done
   wait
   if [ -f "$OSBOX_HOME/run/rabbitmq.pid" ]; then
-    ( . "$OSBOX_HOME/etc/rabbitmq-env.sh"; /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || true )
+    ( . "$OSBOX_HOME/etc/rabbitmq-env.sh"; timeout 60 /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || true )
     ERL_EPMD_ADDRESS=127.0.0.1 epmd -kill >/dev/null 2>&1 || true
     rm -f "$OSBOX_HOME/run/rabbitmq.pid"
   fi
@@ -240,7 +303,7 @@ osbox_stop() {
 
 osbox_status() {
   local n rc=0
-  for n in mariadb $APIS $DAEMONS $(compute_names); do
+  for n in mariadb $APIS $DAEMONS $(compute_names) $(replica_names); do
     if alive "$n"; then echo "$n: running"; else echo "$n: stopped"; rc=3; fi
   done
   return $rc
