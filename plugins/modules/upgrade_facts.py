@@ -81,8 +81,8 @@ options:
   min_microversions:
     description:
       - Service type (or alias) to the maximum microversion the cloud must at least offer, for
-        example C({compute: "2.95", placement: "1.39"}). Fails when an API offers less, when its
-        discovery failed or when the catalog does not have it.
+        example V(compute) to V("2.95"). Fails when an API offers less, when its discovery failed
+        or when the catalog does not have it.
       - Microversions are compared part by part (2.100 is newer than 2.95). Quote them in YAML,
         an unquoted 2.100 is the number 2.1; a value that is not a string is refused.
     type: dict
