@@ -24,7 +24,8 @@ description:
     and O(min_microversions) fails when an API's maximum microversion is below what is required
     (for example after the control plane upgrade, to assert that the new API is live).
   - A service whose version discovery fails is reported with an error, not a failure of the
-    module (unless O(min_microversions) asks about it). Changes nothing.
+    module (unless O(min_microversions) asks about it). Endpoint overrides of the cloud
+    configuration (C(placement_endpoint_override) and the like) are honoured. Changes nothing.
 options:
   service_types:
     description:
@@ -170,7 +171,7 @@ apis:
       description: The region asked for.
       type: str
     endpoint:
-      description: The versioned endpoint URL that discovery found; null when it failed.
+      description: The versioned endpoint URL that discovery found, or the URL it tried when it failed.
       type: str
     api_version:
       description: The major API version, for example V(2.1) for compute or V(3.14) for identity.
@@ -284,6 +285,11 @@ except ImportError:
     PYMYSQL_IMPORT_ERROR = traceback.format_exc()
 
 try:
+    from keystoneauth1 import discover
+except ImportError:  # a dependency of openstacksdk, reported by CloudModule._check_sdk
+    discover = None
+
+try:
     import os_service_types
     SERVICE_TYPES = os_service_types.ServiceTypes()
 except ImportError:  # a dependency of keystoneauth1; without it, types are taken as written
@@ -368,9 +374,12 @@ class UpgradeFactsModule(CloudModule):
             record = {"service_type": service_type, "catalog_type": entry["type"], "name": entry.get("name"),
                       "interface": interface, "region": region, "endpoint": None, "api_version": None,
                       "min_microversion": None, "max_microversion": None, "error": None}
+            query = dict(service_type=entry["type"], interface=interface, region_name=region)
+            override = config.get_endpoint(service_type)
+            if override:
+                query["endpoint_override"] = override
             try:
-                data = self.conn.session.get_endpoint_data(service_type=entry["type"], interface=interface,
-                                                           region_name=region)
+                data = self.conn.session.get_endpoint_data(**query)
             except Exception as error:  # pylint: disable=broad-except
                 # keystoneauth raises its own discovery and connection errors
                 record["error"] = sdk_error_message(error)
@@ -382,8 +391,18 @@ class UpgradeFactsModule(CloudModule):
                 record.update(endpoint=data.url, api_version=format_version(data.api_version),
                               min_microversion=format_version(data.min_microversion),
                               max_microversion=format_version(data.max_microversion))
+                if data.api_version is None:
+                    # keystoneauth falls back to the bare URL when discovery fails; ask again for the reason
+                    record["error"] = self._discovery_error(data.url)
             apis[service_type] = record
         return apis
+
+    def _discovery_error(self, url):
+        try:
+            discover.get_discovery(self.conn.session, url, authenticated=False)
+        except Exception as error:  # pylint: disable=broad-except
+            return "version discovery at %s failed: %s" % (url, sdk_error_message(error))
+        return "version discovery at %s found no API version" % url
 
     def _read_services(self, db):
         where = "%s@%s:%s/%s" % (db["user"], db["host"], db["port"], db["name"])

@@ -4,39 +4,31 @@ from urllib.parse import urlsplit
 import pymysql
 import pytest
 import requests
+import yaml
 
 DB = {"host": "127.0.0.1", "port": 3306, "user": "openstack", "password": "secret", "name": "nova"}
-LOWERED_HOST = "fake-compute-2"
+OLD_HOST = "osops-test-old-compute"
 
 
 def facts_task(**args):
     return [{"name": "upgrade_facts", "osops.toolkit.upgrade_facts": args}]
 
 
-def db_connect():
-    return pymysql.connect(host=DB["host"], port=DB["port"], user=DB["user"], password=DB["password"],
-                           database=DB["name"], autocommit=True)
+def db_run(sql, args=None):
+    connection = pymysql.connect(host=DB["host"], port=DB["port"], user=DB["user"], password=DB["password"],
+                                 database=DB["name"], autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            return cursor.fetchall()
+    finally:
+        connection.close()
 
 
 def db_versions():
     """(binary, host) -> version of the services not deleted, read here, not by the module."""
-    connection = db_connect()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT `binary`, `host`, `version` FROM services WHERE deleted = 0")
-            return dict(((b, h), v) for b, h, v in cursor.fetchall())
-    finally:
-        connection.close()
-
-
-def set_version(host, version):
-    connection = db_connect()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE services SET version = %s WHERE `binary` = 'nova-compute' AND host = %s "
-                           "AND deleted = 0", (version, host))
-    finally:
-        connection.close()
+    rows = db_run("SELECT `binary`, `host`, `version` FROM services WHERE deleted = 0")
+    return dict(((b, h), v) for b, h, v in rows)
 
 
 def root_versions(cloud, service_type):
@@ -48,15 +40,28 @@ def root_versions(cloud, service_type):
 
 
 @pytest.fixture
-def lowered_compute():
-    """fake-compute-2's service version one below what it wrote; the row restored afterwards."""
-    original = db_versions()[("nova-compute", LOWERED_HOST)]
-    set_version(LOWERED_HOST, original - 1)
+def old_compute():
+    """A nova-compute row one service version below the others, as an un-upgraded compute leaves it.
+
+    Not the row of a running sandbox compute: a nova-compute reads its version back from the row
+    at its next heartbeat, and once the row is restored every heartbeat fails with ServiceTooOld
+    (the service stays down until restarted). ``old_compute(up=False)`` makes its last heartbeat
+    two hours old, so that the compute API reports it down.
+    """
+    before = db_versions()
+    [current] = set(v for (binary, _host), v in before.items() if binary == "nova-compute")
+
+    def make(up=True):
+        seen = "UTC_TIMESTAMP()" if up else "UTC_TIMESTAMP() - INTERVAL 2 HOUR"
+        db_run("INSERT INTO services (created_at, updated_at, last_seen_up, host, `binary`, topic, report_count, "
+               "disabled, deleted, version, uuid, forced_down) VALUES (%s, %s, %s, %%s, 'nova-compute', 'compute', "
+               "0, 0, 0, %%s, UUID(), 0)" % (seen, seen, seen), (OLD_HOST, current - 1))
+        return current - 1
     try:
-        yield original - 1
+        yield make
     finally:
-        set_version(LOWERED_HOST, original)
-    assert db_versions()[("nova-compute", LOWERED_HOST)] == original
+        db_run("DELETE FROM services WHERE host = %s", (OLD_HOST,))
+    assert db_versions() == before
 
 
 def test_discovery_and_service_versions_equal_what_the_cloud_says(ansible, cloud):
@@ -94,34 +99,34 @@ def test_discovery_and_service_versions_equal_what_the_cloud_says(ansible, cloud
                               "compute_behind_control": False}
 
 
-def test_a_lagging_compute_is_skew_and_fails_the_gate(ansible, lowered_compute):
+def test_a_lagging_compute_is_skew_and_fails_the_gate(ansible, old_compute):
+    old = old_compute()
     run = ansible(tasks=facts_task(nova_database=DB, service_types=["compute"]))
     assert run.rc == 0, run.output
     skew = run.task()["skew"]
     assert skew["has_skew"] and skew["compute_behind_control"]
     assert skew["binaries"] == ["nova-compute"]
-    assert skew["lagging"] == [{"binary": "nova-compute", "host": LOWERED_HOST, "version": lowered_compute}]
-    assert skew["min"] == lowered_compute and skew["max"] == lowered_compute + 1
-    assert run.task()["service_versions"]["nova-compute"]["hosts"][LOWERED_HOST] == lowered_compute
-    assert db_versions()[("nova-compute", LOWERED_HOST)] == lowered_compute  # nova did not rewrite it meanwhile
+    assert skew["lagging"] == [{"binary": "nova-compute", "host": OLD_HOST, "version": old}]
+    assert (skew["min"], skew["max"]) == (old, old + 1)
+    assert run.task()["service_versions"]["nova-compute"]["hosts"][OLD_HOST] == old
+    assert run.task()["service_versions"]["nova-compute"]["min"] == old
 
     gate = ansible(tasks=facts_task(nova_database=DB, fail_on_skew=True))
     assert gate.rc != 0
     assert gate.task()["msg"] == ("Nova service versions differ (%d to %d): behind the newest are nova-compute on "
-                                  "%s at %d." % (lowered_compute, lowered_compute + 1, LOWERED_HOST, lowered_compute))
+                                  "%s at %d." % (old, old + 1, OLD_HOST, old))
 
 
-@pytest.mark.usefixtures("computes_enabled")
-def test_skip_down_leaves_out_a_forced_down_compute(ansible, cloud, lowered_compute):
-    [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == LOWERED_HOST]
-    cloud.compute.update_service_forced_down(svc, host=LOWERED_HOST, binary="nova-compute", forced=True)
+def test_skip_down_leaves_out_a_compute_the_api_reports_down(ansible, cloud, old_compute):
+    old_compute(up=False)
+    assert [s.state for s in cloud.compute.services(binary="nova-compute") if s.host == OLD_HOST] == ["down"]
     run = ansible(tasks=facts_task(nova_database=DB, service_types=[], skip_down=True, fail_on_skew=True))
     assert run.rc == 0, run.output
-    assert LOWERED_HOST not in run.task()["service_versions"]["nova-compute"]["hosts"]
+    assert OLD_HOST not in run.task()["service_versions"]["nova-compute"]["hosts"]
     assert run.task()["skew"]["has_skew"] is False
-    assert [s["state"] for s in run.task()["compute_services"] if s["host"] == LOWERED_HOST] == ["down"]
+    assert [s["state"] for s in run.task()["compute_services"] if s["host"] == OLD_HOST] == ["down"]
     counted = ansible(tasks=facts_task(nova_database=DB, service_types=[], fail_on_skew=True))
-    assert counted.rc != 0 and LOWERED_HOST in counted.task()["msg"]
+    assert counted.rc != 0 and "nova-compute on %s at" % OLD_HOST in counted.task()["msg"]
 
 
 def test_min_microversions_gate(ansible, cloud):
@@ -142,6 +147,24 @@ def test_min_microversions_gate(ansible, cloud):
     assert unquoted.rc != 0 and "quoted string" in unquoted.task()["msg"]
     missing = ansible(tasks=facts_task(min_microversions={"orchestration": "1.0"}))
     assert missing.rc != 0 and "the catalog has no orchestration service" in missing.task()["msg"]
+
+
+def test_a_failed_discovery_is_reported_not_fatal(ansible, sandbox):
+    with open(sandbox) as handle:
+        osbox = yaml.safe_load(handle)["clouds"]["osbox"]
+    broken = dict(osbox, placement_endpoint_override="http://127.0.0.1:9/")
+    run = ansible(tasks=facts_task(cloud=broken, service_types=["compute", "placement"]))
+    assert run.rc == 0, run.output
+    apis = run.task()["apis"]
+    assert apis["compute"]["error"] is None and apis["compute"]["max_microversion"]
+    assert apis["placement"]["endpoint"] == "http://127.0.0.1:9/"
+    assert apis["placement"]["max_microversion"] is None
+    assert apis["placement"]["error"].startswith("version discovery at http://127.0.0.1:9/ failed: Unable to "
+                                                 "establish connection to http://127.0.0.1:9"), apis["placement"]
+    gated = ansible(tasks=facts_task(cloud=broken, service_types=[], min_microversions={"placement": "1.0"}))
+    assert gated.rc != 0
+    assert gated.task()["msg"].startswith("The cloud's APIs are older than required: placement needs microversion "
+                                          "1.0 but its version discovery failed: version discovery at")
 
 
 def test_a_wrong_database_password_is_a_clear_error(ansible):
