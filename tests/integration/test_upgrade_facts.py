@@ -1,4 +1,5 @@
 """osops.toolkit.upgrade_facts against the sandbox: discovery as the APIs answer it, versions as the DB holds them."""
+import os
 from urllib.parse import urlsplit
 
 import pymysql
@@ -183,3 +184,15 @@ def test_fail_on_skew_needs_the_database_and_check_mode_reads_the_same(ansible):
     checked = ansible(tasks=facts_task(nova_database=DB, service_types=["compute"]), check=True)
     assert checked.rc == 0 and checked.task()["changed"] is False
     assert list(checked.task()["apis"]) == ["compute"] and checked.task()["skew"]["has_skew"] is False
+
+
+def test_the_lowest_supported_openstacksdk_reads_the_same(ansible, cloud):
+    """The sandbox's own venv has requirements.txt's lower bound of openstacksdk (and PyMySQL)."""
+    python = os.path.join(os.environ.get("OSBOX_HOME", "/var/cache/osops/sandbox"), "venv", "bin", "python")
+    run = ansible(tasks=facts_task(nova_database=DB, service_types=["compute", "volumev3"]),
+                  extra_vars={"ansible_python_interpreter": python})
+    assert run.rc == 0, run.output
+    [compute_v21] = [v for v in root_versions(cloud, "compute")["versions"] if v["id"] == "v2.1"]
+    assert run.task()["apis"]["compute"]["max_microversion"] == compute_v21["version"]
+    assert run.task()["apis"]["block-storage"]["error"] is None
+    assert run.task()["skew"]["has_skew"] is False
