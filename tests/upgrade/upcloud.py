@@ -4,6 +4,7 @@ two controllers (the APIs on 127.0.0.1 and 127.0.0.2), two computes, a one-node 
 haproxy on 127.0.0.10 in front of the APIs.
 """
 import ctypes
+import hashlib
 import os
 import shutil
 import subprocess
@@ -14,7 +15,8 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OSBOX = os.path.join(ROOT, "tests", "sandbox", "osbox.sh")
 CACHE = os.environ.get("OSOPS_CACHE", "/var/cache/osops")
-NETNS = "osops-upgrade"
+# one namespace per cache, so that two checkouts with their own caches do not meet
+NETNS = "osops-up-" + hashlib.sha256(CACHE.encode()).hexdigest()[:8]
 HOME = os.path.join(CACHE, "upgrade-sandbox")
 OLD_SERIES, NEW_SERIES = "2026.1", "2026.2"
 OLD_VENV = os.path.join(CACHE, "venv-" + OLD_SERIES)
@@ -93,6 +95,15 @@ def start_haproxy():
     subprocess.run(["haproxy", "-D", "-f", path], check=True)
 
 
+def nova_max_microversion_of(venv):
+    """What nova in that venv announces, read from its source."""
+    import glob
+    import re
+    path = glob.glob(venv + "/lib/python3*/site-packages/nova/api/openstack/api_version_request.py")[0]
+    with open(path) as handle:
+        return re.search(r"^_MAX_API_VERSION = '([0-9.]+)'", handle.read(), re.M).group(1)
+
+
 def inventory(python):
     """The inventory an operator would write for this cloud; every host is reached locally."""
     etc = os.path.join(HOME, "etc")
@@ -145,7 +156,9 @@ def inventory(python):
             "rolling_upgrade_rabbitmq_check_commands": [["bash", "-c", rabbit + "check_running"],
                                                         ["bash", "-c", rabbit + "check_local_alarms"]],
             "rolling_upgrade_min_free_mb": 500,
-            "rolling_upgrade_cloud": "",  # XXX-CLOUD
+            "rolling_upgrade_cloud": "osbox",
+            "rolling_upgrade_nova_database": {"host": "127.0.0.1", "user": "openstack", "password": "secret", "name": "nova"},
+            "rolling_upgrade_min_microversions": {"compute": nova_max_microversion_of(NEW_VENV)},
             "rolling_upgrade_db_login_host": "127.0.0.1",
             "rolling_upgrade_db_login_user": "openstack",
             "rolling_upgrade_db_login_password": "secret",
