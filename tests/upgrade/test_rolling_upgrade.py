@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import openstack
 import pymysql
@@ -97,22 +98,27 @@ def playbook(name, *args, host_vars=None, **inventory_changes):
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOCALHOST_WARNING="false")
     proc = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, name)] + list(args),
                           capture_output=True, text=True, env=env, check=False)
+    STATE["runs"] = STATE.get("runs", 0) + 1
+    (STATE["tmp"] / ("%02d-%s.json" % (STATE["runs"], name))).write_text(proc.stdout)   # kept for a post-mortem
     try:
         parsed = json.loads(proc.stdout)
     except ValueError:
-        raise AssertionError("no JSON from ansible-playbook (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:],
-                                                                               proc.stderr[-3000:]))
+        raise AssertionError("no JSON from ansible-playbook (rc %s):\n%s\n%s"
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return proc.returncode, parsed
 
 
 def results(parsed, task_prefix):
-    """Every host result of the tasks whose name starts with task_prefix, loop items flattened."""
-    found = []
+    """Every host result of the tasks whose name starts with task_prefix (after the role's name),
+    loop items flattened. At least one such task must have run."""
+    found, tasks = [], 0
     for play in parsed["plays"]:
         for task in play["tasks"]:
-            if task["task"]["name"].startswith(task_prefix):
+            if task["task"]["name"].split(" : ", 1)[-1].startswith(task_prefix):
+                tasks += 1
                 for result in task["hosts"].values():
                     found.extend(result.get("results") or [result])
+    assert tasks, "no task named %r ran" % task_prefix
     return found
 
 
@@ -146,7 +152,12 @@ def test_upgrade_fails_midway_with_the_apis_answering(cloud):
     assert rc != 0
     assert parsed["stats"]["ctl1"]["failures"] == 1
     assert "unknown service nova-compte-up-compute-2" in json.dumps(parsed)
-    now = schema()
+    # a restarted nova-compute writes its new service version a few seconds after it starts
+    for _attempt in range(30):
+        now = schema()
+        if now["services"][("nova-compute", "up-compute-1")] > now["services"][("nova-compute", "up-compute-2")]:
+            break
+        time.sleep(2)
     assert now["nova"] != STATE["before"]["nova"] and now["ironic"] != STATE["before"]["ironic"]
     assert nova_max_microversion() != STATE["microversion_before"]
     assert pinned(), "compute RPC must stay pinned while a compute runs the old release"
