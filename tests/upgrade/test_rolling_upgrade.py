@@ -174,11 +174,12 @@ def test_rerun_resumes_where_it_stopped(cloud):
     prober = STATE.pop("prober")
     prober.__exit__(None, None, None)
     assert rc == 0, failure(parsed)
-    # nothing before the failure is done again: no dump, no migration, one restart (cmp2's)
+    # nothing before the failure is done again: no dump, no migration, and only the computes the
+    # failure kept waiting restart (cmp2's, and ctl1's Ironic compute, after it in the group)
     assert backups() == STATE["backups"]
     assert not [r for r in results(parsed, "Expand and migrate") if not r.get("skipped")]
-    restarted = [r for r in results(parsed, "Restart ") if r.get("changed")]
-    assert len(restarted) == 1 and "nova-compute-up-compute-2" in json.dumps(restarted)
+    restarted = sorted(r["cmd"][-1] for r in results(parsed, "Restart ") if r.get("changed"))
+    assert restarted == ["nova-compute-ironic-compute", "nova-compute-up-compute-2"]
     assert "point of no return" in json.dumps(results(parsed, "Stop before the point of no return"))
     now = schema()
     assert set(now["services"].values()) == {max(now["services"].values())}
@@ -191,12 +192,20 @@ def test_rerun_resumes_where_it_stopped(cloud):
 
 
 def _servers_usable(conn):
+    """The servers from before are there, in their states, and answer to actions. The fake virt
+    driver forgets its guests when nova-compute restarts (libvirt would not); a hard reboot
+    brings such a guest back, as nova does with libvirt."""
     active, stopped = [conn.compute.get_server(i) for i in STATE["servers"]]
     assert (active.status, stopped.status) == ("ACTIVE", "SHUTOFF")
-    conn.compute.start_server(stopped)
-    conn.compute.wait_for_server(stopped, status="ACTIVE", wait=120, interval=1)
+    for server in (active, stopped):
+        conn.compute.reboot_server(server, "HARD")
+        conn.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=1)
     conn.compute.stop_server(stopped)
     conn.compute.wait_for_server(stopped, status="SHUTOFF", wait=120, interval=1)
+    conn.compute.stop_server(active)
+    conn.compute.wait_for_server(active, status="SHUTOFF", wait=120, interval=1)
+    conn.compute.start_server(active)
+    conn.compute.wait_for_server(active, status="ACTIVE", wait=120, interval=1)
     image = conn.image.find_image("tiny", ignore_missing=False)
     flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
     new = conn.compute.create_server(name="upgrade-new", image_id=image.id, flavor_id=flavor.id, networks="none",
