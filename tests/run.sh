@@ -7,10 +7,10 @@
 #   tests/roles        the roles' molecule scenarios on real podman test hosts (tests/lib/testhosts.sh);
 #                      the slow lane (hypervisor_hardening, ovs_upgrade: over 10 minutes each) only
 #                      with OSOPS_SLOW_LANE=1
-# and, at the same time in a pytest process of its own,
+# and, with OSOPS_UPGRADE_LANE=1, at the same time in a pytest process of its own,
 #   tests/upgrade      the rolling upgrade of a second sandbox cloud from 2026.1 to 2026.2, in its own
-#                      network namespace (OSOPS_UPGRADE_LANE=0 leaves it out); its log:
-#                      $OSOPS_CACHE/upgrade-lane.log
+#                      network namespace (about 30 minutes; it would take the suite past the 40-minute
+#                      budget, so it is not in the default run); its log: $OSOPS_CACHE/upgrade-lane.log
 # Extra arguments go to pytest (for example: tests/run.sh -k compute_service).
 # The sandbox keeps running afterwards (tests/sandbox/osbox.sh stop).
 set -euo pipefail
@@ -20,7 +20,7 @@ T0=$(date +%s)
 . "$(dirname "$0")/lib/testhosts.sh"
 ensure_testhosts
 ensure_tools
-lane=${OSOPS_UPGRADE_LANE:-1}
+lane=${OSOPS_UPGRADE_LANE:-0}
 # the 2026.1 venv of the upgrade lane builds while the main sandbox installs and starts
 [ "$lane" = 0 ] || { ensure_upgrade_venv > "$OSOPS_CACHE/upgrade-venv.log" 2>&1 & venv_pid=$!; }
 ensure_sandbox

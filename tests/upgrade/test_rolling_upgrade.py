@@ -88,8 +88,10 @@ def backups():
 
 
 def pinned():
-    with open(os.path.join(upcloud.HOME, "etc", "nova", "nova.conf")) as handle:
-        return "[upgrade_levels]" in handle.read()
+    import configparser
+    conf = configparser.RawConfigParser(strict=False)
+    conf.read(os.path.join(upcloud.HOME, "etc", "nova", "nova.conf"))
+    return conf.has_option("upgrade_levels", "compute")
 
 
 def playbook(name, *args, host_vars=None, **inventory_changes):
