@@ -31,7 +31,7 @@ if [ "$lane" != 0 ]; then
   dpkg -s haproxy >/dev/null 2>&1 || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null; }
   say "pytest tests/upgrade (in the background, log: $OSOPS_CACHE/upgrade-lane.log)"
   pytest -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OSOPS_CACHE/junit-upgrade-$ROOT_KEY.xml" \
-    -v tests/upgrade > "$OSOPS_CACHE/upgrade-lane.log" 2>&1 &
+    -v -rP tests/upgrade > "$OSOPS_CACHE/upgrade-lane.log" 2>&1 &
   lane_pid=$!
 fi
 say "pytest"
