@@ -8,7 +8,10 @@ V=${OSBOX_VENV:-$OSBOX_HOME/venv}
 LOCK=${OSBOX_LOCK:-$SRC/requirements-lock.txt}
 # keep-alive longer than any client pause: with gunicorn's 2 s, a pooled connection reused
 # after a 2 s sleep meets a closed socket (RemoteDisconnected)
-G=(--no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120 --keep-alive 75)
+# gthread waits at stop for idle keep-alive connections (haproxy keeps some to every server) up to
+# the graceful timeout: 30 s by default, which made every API restart wait 20 s for the SIGKILL
+G=(--no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120 --keep-alive 75
+   --graceful-timeout 5)
 # the gunicorn APIs; OSBOX_API_REPLICAS="127.0.0.2 ..." runs a second copy of each on that address
 # (NAME@ADDRESS), as a second controller behind a load balancer
 APIS="keystone placement glance neutron nova-api cinder-api"
