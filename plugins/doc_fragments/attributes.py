@@ -31,3 +31,19 @@ attributes:
     membership:
       - osops.toolkit.openstack
 """
+
+    # Modules that only read: the same data in check mode, nothing to diff.
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - It only reads; check mode returns the same data.
+  diff_mode:
+    support: N/A
+    details:
+      - It changes nothing.
+  idempotent:
+    support: full
+"""

@@ -39,14 +39,7 @@ requirements:
   - cryptography >= 3.1 (Debian C(python3-cryptography)) on the host
 extends_documentation_fragment:
   - osops.toolkit.attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - osops.toolkit.attributes.info_module
 author:
   - osops.toolkit maintainers (@osops)
 seealso:

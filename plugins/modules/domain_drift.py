@@ -36,14 +36,7 @@ requirements:
   - virsh (libvirt-clients) on the hypervisor
 extends_documentation_fragment:
   - osops.toolkit.attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - osops.toolkit.attributes.info_module
 author:
   - osops.toolkit maintainers (@osops)
 seealso:

@@ -63,15 +63,8 @@ options:
 extends_documentation_fragment:
   - osops.toolkit.cloud
   - osops.toolkit.attributes
+  - osops.toolkit.attributes.info_module
   - osops.toolkit.attributes.cloud_group
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
 author:
   - osops.toolkit maintainers (@osops)
 seealso:

@@ -104,15 +104,7 @@ notes:
   - Any user works for the status variables; it needs no privileges beyond logging in.
 extends_documentation_fragment:
   - osops.toolkit.attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - It only reads; check mode returns the same data.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - osops.toolkit.attributes.info_module
 author:
   - osops.toolkit maintainers (@osops)
 seealso:

@@ -50,18 +50,8 @@ options:
 extends_documentation_fragment:
   - osops.toolkit.cloud
   - osops.toolkit.attributes
+  - osops.toolkit.attributes.info_module
   - osops.toolkit.attributes.cloud_group
-attributes:
-  check_mode:
-    support: full
-    details:
-      - It only reads; check mode returns the same data.
-  diff_mode:
-    support: N/A
-    details:
-      - It changes nothing.
-  idempotent:
-    support: full
 author:
   - osops.toolkit maintainers (@osops)
 seealso:

@@ -36,15 +36,8 @@ options:
 extends_documentation_fragment:
   - osops.toolkit.cloud
   - osops.toolkit.attributes
+  - osops.toolkit.attributes.info_module
   - osops.toolkit.attributes.cloud_group
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; the same in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
 author:
   - osops.toolkit maintainers (@osops)
 seealso:

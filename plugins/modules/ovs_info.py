@@ -41,14 +41,7 @@ options:
     default: true
 extends_documentation_fragment:
   - osops.toolkit.attributes
-attributes:
-  check_mode:
-    support: full
-    details: It only reads; check mode returns the same data.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - osops.toolkit.attributes.info_module
 requirements:
   - Open vSwitch (ovs-vsctl, ovs-ofctl, ovs-appctl) on the host.
 author:
