@@ -7,6 +7,7 @@
 # Extra arguments go to the first ansible-playbook (for example: -e demo_host=fake-compute-2).
 set -euo pipefail
 . "$(dirname "$0")/lib/toolchain.sh"
+lock_machine
 ensure_tools
 ensure_sandbox
 say "ansible-playbook osops.toolkit.demo (cloud: $OS_CLOUD)"

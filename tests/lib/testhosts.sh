@@ -173,9 +173,6 @@ ensure_testhosts() {
       "$base" "$OSOPS_TESTHOSTS_BASE_IMAGE" >/dev/null
   fi
   _testhosts_derived "$OSOPS_TESTHOSTS_GALERA_IMAGE" galera "$_TESTHOSTS_GALERA_PKGS"
-  # only the slow lane's role tests (hypervisor_hardening, ovs_upgrade) use it
-  if [ "${OSOPS_SLOW_LANE:-0}" = 1 ]; then
-    _testhosts_derived "$OSOPS_TESTHOSTS_HYPERVISOR_IMAGE" hypervisor "$_TESTHOSTS_HYPERVISOR_PKGS"
-  fi
+  _testhosts_derived "$OSOPS_TESTHOSTS_HYPERVISOR_IMAGE" hypervisor "$_TESTHOSTS_HYPERVISOR_PKGS"
   podman image prune -f >/dev/null 2>&1 || true
 }

@@ -13,6 +13,19 @@ say() { printf '\n=== %s [%s]\n' "$*" "$(date +%T)"; }
 # pip's index here prints one harmless "Location ... is ignored" warning per package
 pipq() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 
+# The sandbox's ports and the test hosts' names are machine-wide: one test command or demo at a time.
+# The lock is held until the calling script exits.
+lock_machine() {
+  mkdir -p "$OSOPS_CACHE"
+  exec 9>"$OSOPS_CACHE/run.lock"
+  if ! flock -n 9; then
+    echo "Another tests/run.sh or tests/demo.sh is running on this machine (pid $(cat "$OSOPS_CACHE/run.pid" 2>/dev/null))," \
+         "and they share the sandbox cloud and the test hosts. Wait for it to end, then run this again." >&2
+    exit 3
+  fi
+  echo $$ > "$OSOPS_CACHE/run.pid"
+}
+
 ensure_tools() {
   # ansible-test sanity checks our shell scripts only when the shellcheck program is there
   if ! command -v shellcheck >/dev/null; then

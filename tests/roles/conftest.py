@@ -137,17 +137,3 @@ def hosts(molecule_scenario, request):
     """The scenario's hosts: SCENARIO, NODES and GROUP of the test module."""
     module = request.module
     return Hosts(module.SCENARIO, module.NODES, module.GROUP)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Role test modules that set SLOW_LANE = True run only with OSOPS_SLOW_LANE=1.
-
-    They take over ten minutes each on two cores; tests/run.sh keeps the default suite well
-    under its 40-minute budget and reports them as deselected, never as passed.
-    """
-    if os.environ.get("OSOPS_SLOW_LANE") == "1":
-        return
-    slow = [item for item in items if getattr(getattr(item, "module", None), "SLOW_LANE", False)]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if item not in slow]

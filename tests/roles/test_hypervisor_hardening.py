@@ -12,9 +12,6 @@ import time
 
 import pytest
 
-# about 15 minutes with Lynis twice: runs with OSOPS_SLOW_LANE=1 (tests/roles/conftest.py)
-SLOW_LANE = True
-
 SCENARIO = "hypervisor_hardening"
 NODES = ["hv-harden1", "hv-harden2", "hv-harden3"]
 GROUP = "hypervisors"

@@ -19,10 +19,6 @@ import uuid
 import openstack
 import pytest
 
-# about 15 minutes (three hosts upgraded one by one, live migrations, a broken package): runs with
-# OSOPS_SLOW_LANE=1 (tests/roles/conftest.py)
-SLOW_LANE = True
-
 SCENARIO = "ovs_upgrade"
 NODES = ["fake-compute-1", "fake-compute-2", "fake-compute-3"]
 GROUP = "computes"
