@@ -53,6 +53,15 @@ class PlaybookRun(object):
         tasks = [t for play in self.parsed["plays"] for t in play["tasks"]]
         return tasks[index]["hosts"][host]
 
+    def argument_errors(self):
+        """The errors a failed validate_argument_spec reported, one per bad argument.
+
+        Its result also lists every option of the spec, so an option's name in the output
+        proves nothing; these are the errors alone.
+        """
+        return [error for play in self.parsed["plays"] for task in play["tasks"]
+                for result in task["hosts"].values() for error in result.get("argument_errors") or []]
+
 
 @pytest.fixture
 def ansible(sandbox, tmp_path):

@@ -276,5 +276,6 @@ def test_playbook_validates_and_writes_the_three_files(ansible, tmp_path):
     bad = ansible(playbook="osops.toolkit.capacity_report",
                   extra_vars={"capacity_report_dir": str(tmp_path / "other"), "capacity_report_disabled_hosts": "sometimes"})
     assert bad.rc != 0
-    assert "capacity_report_disabled_hosts" in bad.stdout
+    [error] = bad.argument_errors()
+    assert "capacity_report_disabled_hosts" in error and "sometimes" in error, error
     assert not os.path.exists(str(tmp_path / "other"))

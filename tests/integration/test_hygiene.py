@@ -224,4 +224,5 @@ def test_the_playbooks_write_the_report_and_only_delete_when_confirmed(ansible, 
     assert cloud.network.find_port(port.id) is None
 
     refused = ansible(playbook="osops.toolkit.project_cleanup", extra_vars={"project_cleanup_resource_types": ["disks"]})
-    assert refused.rc != 0 and "project_cleanup_project_id" in refused.output
+    assert refused.rc != 0
+    assert refused.argument_errors() == ["missing required arguments: project_cleanup_project_id"]

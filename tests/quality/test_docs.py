@@ -67,20 +67,26 @@ def test_the_changelog_is_generated_and_the_next_release_takes_every_fragment(tm
     assert "New Roles" in first and "osops.toolkit.haproxy_tls - " in first
     assert "New Plugins" in first and "osops.toolkit.infra - " in first
 
-    # the next release, made in the copy, takes the fragments waiting now (and one of the test's)
+    # the next release, made in the copy, takes every fragment waiting in the tree, and one of the test's
+    waiting = sorted(glob.glob(os.path.join(ROOT, "changelogs", "fragments", "*.yml")))
+    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "changelogs/fragments"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert [os.path.relpath(f, ROOT) for f in waiting] == sorted(f for f in tracked if f.endswith(".yml"))
     (copy / "changelogs" / "fragments" / "zz-test.yml").write_text(
         "bugfixes:\n  - osops.toolkit test - a fragment written by tests/quality/test_docs.py.\n")
-    entries = []
-    for fragment in glob.glob(str(copy / "changelogs" / "fragments" / "*.yml")):
+    entries = ["osops.toolkit test - a fragment written by tests/quality/test_docs.py."]
+    for fragment in waiting:
         with open(fragment) as f:
             for section in yaml.safe_load(f).values():
                 entries += section if isinstance(section, list) else [section]
     run(["antsibull-changelog", "release", "--version", "0.99.0", "--date", "2026-11-30"], cwd=str(copy))
     changelog = (copy / "CHANGELOG.rst").read_text()
     assert "v0.99.0" in changelog and first.split("v0.1.0", 1)[1] in changelog
-    assert len(entries) >= 1
+    # each entry lands in the new release's section, not only somewhere in the file
+    release = " ".join(changelog.split("v0.99.0", 1)[1].split("v0.1.0", 1)[0].split())
     for entry in entries:
-        assert " ".join(entry.split()[:6]) in " ".join(changelog.split()), entry
+        assert " ".join(entry.split()[:6]) in release, entry
+    assert not glob.glob(str(copy / "changelogs" / "fragments" / "*.yml")), "the release left fragments behind"
 
 
 def test_galaxy_importer_accepts_the_collection(tmp_path):
