@@ -36,13 +36,26 @@ def placement_json(cloud, path):
 
 
 def placement_snapshot(cloud):
-    """provider name -> {rc: inventory + used}, read straight from placement."""
+    """provider name -> {rc: inventory + used + placement's own capacity}, read straight from placement.
+
+    The capacity is what placement itself reports for each provider that can hold a minimal
+    instance (allocation candidates' provider summaries), never the test's own arithmetic.
+    """
+    summaries = placement_candidates(cloud, "VCPU:1,MEMORY_MB:1")
     snapshot = {}
     for rp in placement_json(cloud, "/resource_providers")["resource_providers"]:
         inventories = placement_json(cloud, "/resource_providers/%s/inventories" % rp["uuid"])["inventories"]
         usages = placement_json(cloud, "/resource_providers/%s/usages" % rp["uuid"])["usages"]
-        snapshot[rp["name"]] = dict((rc, dict(inv, used=usages.get(rc, 0))) for rc, inv in inventories.items())
+        capacity = dict((rc, amounts["capacity"]) for rc, amounts in
+                        summaries.get(rp["uuid"], {}).get("resources", {}).items())
+        snapshot[rp["name"]] = dict((rc, dict(inv, used=usages.get(rc, 0), capacity=capacity.get(rc)))
+                                    for rc, inv in inventories.items())
     return snapshot
+
+
+def placement_candidates(cloud, resources):
+    """provider uuid -> summary of every provider placement would give ``resources`` to now."""
+    return placement_json_at(cloud, "/allocation_candidates?resources=%s" % resources, "1.27")["provider_summaries"]
 
 
 def expected_fits(inventories, resources):
@@ -136,7 +149,8 @@ def test_report_equals_placement_fits_are_right_and_files_are_idempotent(ansible
         assert sorted(hv["resources"]) == sorted(placement)
         for rc, inv in placement.items():
             mine = hv["resources"][rc]
-            capacity = int((inv["total"] - inv["reserved"]) * inv["allocation_ratio"])
+            capacity = inv["capacity"]
+            assert capacity is not None, "placement has no room for a minimal instance on %s" % name
             assert (mine["total"], mine["reserved"], mine["allocation_ratio"], mine["max_unit"], mine["min_unit"],
                     mine["step_size"]) == (inv["total"], inv["reserved"], inv["allocation_ratio"], inv["max_unit"],
                                            inv["min_unit"], inv["step_size"]), (name, rc)
@@ -162,6 +176,10 @@ def test_report_equals_placement_fits_are_right_and_files_are_idempotent(ansible
         assert dict((hv, rec["flavors"][name]) for hv, rec in hypervisors.items()) == per_host, name
         available = sum(n for hv, n in per_host.items() if hypervisors[hv]["available"])
         assert (flavors[name]["fits"], result["summary"]["flavors"][name]["fits"]) == (available, available)
+        # and placement agrees on where at least one more fits
+        candidates = placement_candidates(cloud, ",".join("%s:%d" % item for item in sorted(resources.items())))
+        assert sorted(hv for hv, n in per_host.items() if n) == sorted(
+            hv["name"] for hv in hypervisors.values() if hv["id"] in candidates), name
     assert flavors[SMALL]["fits"] > 0
     # VCPU room alone would take a huge instance; max_unit says no
     vcpu = snapshot[HOST]["VCPU"]
