@@ -140,14 +140,10 @@ try:
 except ImportError:  # reported by CloudModule._check_sdk
     sdk_exceptions = None
 
+from ansible_collections.osops.toolkit.plugins.module_utils._cleanup import cleanup_plan, plan_counts
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule, sdk_error_message
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud_resources import list_resources
 from ansible_collections.osops.toolkit.plugins.module_utils._drift import RESOURCE_TYPES, parse_time
-
-# ports that go away with what owns them (router interfaces are removed from their router)
-_OWNED_PORTS = ("network:router_interface", "network:router_interface_distributed", "network:router_gateway",
-                "network:floatingip", "network:dhcp", "network:ha_router_replicated_interface",
-                "network:router_ha_interface", "network:router_centralized_snat")
 
 
 class ProjectCleanupModule(CloudModule):
@@ -177,19 +173,8 @@ class ProjectCleanupModule(CloudModule):
         kinds = [k for k in RESOURCE_TYPES if k in p["resource_types"]]
         listed = list_resources(self.conn, kinds, project_id=project_id)
         skipped = dict((k, "the cloud has no block-storage service") for k in kinds if k not in listed)
-        plan = []
-        for kind in kinds:
-            for item in listed.get(kind, []):
-                if item.get("project_id") != project_id:
-                    continue   # a shared resource some API listed along
-                if kind == "ports" and (item.get("device_owner") or "") in _OWNED_PORTS:
-                    continue
-                if before is not None:
-                    created = parse_time(item.get("created_at"))
-                    if created is None or created >= before:
-                        continue
-                plan.append((kind, item))
-        self.results.update(project_id=project_id, unavailable=skipped, counts=_counts(plan))
+        plan = cleanup_plan(kinds, listed, project_id, created_before=before)
+        self.results.update(project_id=project_id, unavailable=skipped, counts=plan_counts(plan))
         deleting = p["confirm"] and not self.check_mode
         records = []
         for kind in kinds:
@@ -277,14 +262,6 @@ class ProjectCleanupModule(CloudModule):
                 time.sleep(1)
         for record in pending:
             record.update(result="failed", error="still there after %ss" % self.params["timeout"])
-
-
-def _counts(plan):
-    found = {}
-    for kind, _item in plan:
-        found[kind] = found.get(kind, 0) + 1
-    found["total"] = len(plan)
-    return found
 
 
 def main():

@@ -225,4 +225,7 @@ def test_the_playbooks_write_the_report_and_only_delete_when_confirmed(ansible, 
 
     refused = ansible(playbook="osops.toolkit.project_cleanup", extra_vars={"project_cleanup_resource_types": ["disks"]})
     assert refused.rc != 0
-    assert refused.argument_errors() == ["missing required arguments: project_cleanup_project_id"]
+    assert sorted(refused.argument_errors()) == [
+        "missing required arguments: project_cleanup_project_id",
+        "value of project_cleanup_resource_types must be one or more of: servers, floating_ips, ports, routers, "
+        "networks, snapshots, backups, volumes, images, security_groups. Got no match for: disks"]
