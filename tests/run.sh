@@ -39,12 +39,24 @@ timed() {  # timed LABEL COMMAND...: run it and add its seconds to the table
 }
 print_timings() {
   printf '\n=== where the time went (seconds)\n'
-  awk -F'\t' '{ printf "  %-36s %6d\n", $1, $2 }' "$OSOPS_TIMINGS"
-  printf '  %-36s %6d\n' "the whole test command" "$(( $(date +%s) - T0 ))"
+  awk -F'\t' '{ printf "  %-52s %6d\n", $1, $2 }' "$OSOPS_TIMINGS"
+  printf '  %-52s %6d\n' "the whole test command" "$(( $(date +%s) - T0 ))"
 }
 trap print_timings EXIT
 
-wants roles && timed "install: test hosts (podman, images)" ensure_testhosts
+# every Debian package of the chosen parts in one apt run; then the test-host images are baked in the
+# background (podman, disk and the Debian mirror) while the venvs install and the sandbox starts (CPU)
+packages="shellcheck python3.11-venv"
+wants roles && packages="$packages $_TESTHOSTS_APT"
+{ wants integration || wants roles; } && packages="$packages mariadb-server galera-4 rabbitmq-server bc curl"
+wants integration && packages="$packages chromium fonts-dejavu-core python3-pil"
+wants upgrade && packages="$packages haproxy"
+# shellcheck disable=SC2086
+timed "install: Debian packages" ensure_debian_packages $packages
+if wants roles; then
+  ( timed "install: test-host images (in the background)" ensure_testhosts ) \
+    > "$OSOPS_CACHE/testhosts-$ROOT_KEY.log" 2>&1 & testhosts_pid=$!
+fi
 timed "install: toolchain venv" ensure_tools
 if wants upgrade; then
   # the 2026.1 venv of the upgrade lane builds while the main sandbox installs and starts
@@ -55,11 +67,15 @@ if wants integration || wants roles; then
   timed "sandbox start" ensure_sandbox
 fi
 wants integration && timed "install: browser" ensure_browser
+if wants roles; then
+  wait "$testhosts_pid" || { tail -30 "$OSOPS_CACHE/testhosts-$ROOT_KEY.log"; exit 1; }
+  cat "$OSOPS_CACHE/testhosts-$ROOT_KEY.log"
+  _testhosts_podman_config  # its exports, in this shell too
+fi
 cd "$ROOT"
 
 if wants upgrade; then
   wait "$venv_pid" || { tail -20 "$OSOPS_CACHE/upgrade-venv.log"; exit 1; }
-  dpkg -s haproxy >/dev/null 2>&1 || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null; }
   say "pytest tests/upgrade (in the background, log: $OSOPS_CACHE/upgrade-lane.log)"
   pytest -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OSOPS_CACHE/junit-upgrade-$ROOT_KEY.xml" \
     -v -rP tests/upgrade > "$OSOPS_CACHE/upgrade-lane.log" 2>&1 &

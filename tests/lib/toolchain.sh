@@ -13,6 +13,20 @@ say() { printf '\n=== %s [%s]\n' "$*" "$(date +%T)"; }
 # pip's index here prints one harmless "Location ... is ignored" warning per package
 pipq() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 
+# ensure_debian_packages PKG...: the missing ones in one apt-get run (one index update, one dpkg run), so
+# that the parts installed afterwards (test hosts, sandbox, browser) find theirs and can run side by side
+ensure_debian_packages() {
+  local missing="" pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
+  done
+  [ -z "$missing" ] && return 0
+  say "installing Debian packages:$missing"
+  TMPDIR=/var/tmp apt-get update -q >/dev/null  # /tmp may be 0700: apt-key runs as _apt
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
+
 # The sandbox's ports and the test hosts' names are machine-wide: one test command or demo at a time.
 # The lock is held until the calling script exits.
 lock_machine() {
