@@ -155,8 +155,8 @@ def test_node_secrets_never_reach_the_inventory_nor_its_cache(tmp_path, nodes):
 
     # a cache file written by an older version (raw API data, no format) is never used: rewritten
     [cached] = files
-    cached.write_text(json.dumps({"osbox": {"nodes": [{"uuid": "x", "name": BM_PREFIX + "stale",
-                                                       "extra": {"k": SECRETS["extra"]}}]}}))
+    old = {"osbox": {"nodes": [{"uuid": "x", "name": BM_PREFIX + "stale", "extra": {"k": SECRETS["extra"]}}]}}
+    cached.write_text(json.dumps({"__payload__": json.dumps(old)}))  # as ansible-core 2.19's jsonfile writes
     cached.chmod(0o644)
     hostvars = listing(path)[0]
     assert BM_PREFIX + "odd" in hostvars and BM_PREFIX + "stale" not in hostvars
