@@ -14,8 +14,10 @@ description:
   - Every Nova hypervisor, with its compute service state and status, disabled reason, availability
     zone, aggregates and their metadata, vCPU/memory/disk figures and instances, and every Ironic
     node, with its provision and power state, maintenance, resource class, conductor group, driver
-    and properties (secrets in C(driver_info) redacted). A bare-metal node that Nova also lists as
-    a hypervisor is one host carrying both.
+    and properties. A bare-metal node that Nova also lists as a hypervisor is one host carrying
+    both.
+  - Secrets are redacted, at any depth, in the C(driver_info), C(instance_info), C(properties) and
+    C(extra) of every node, before anything is shown or cached (see the notes).
   - Reads each cloud with a fixed number of bulk, paginated list calls (hypervisors, compute
     services, aggregates, nodes, and servers when asked), never one request per host, and reads
     several clouds in parallel.
@@ -58,8 +60,12 @@ options:
     default: {}
   include_servers:
     description:
-      - Also add the tenants' servers as hosts (one more bulk listing), each in the group
-        C(servers_on_<hypervisor host>).
+      - Also add the tenants' servers as hosts (one more bulk listing), each in the groups
+        C(servers) and C(servers_on_<hypervisor host>).
+      - A server is named C(server-<server UUID>) (after the O(host_prefix)), never by the name
+        its tenant gave it, which is the variable C(osops_server_name). So no tenant can make its
+        server an infrastructure host, or change one. A server whose name is the name of a
+        hypervisor or node (case ignored) is reported in a warning that names both.
     type: bool
     default: false
   host_prefix:
@@ -85,7 +91,24 @@ options:
     default: 4
 notes:
   - C(ansible_host) is the hypervisor's C(host_ip) by default; override it with O(compose).
-  - Hosts are named by their Nova compute service host, or by the Ironic node name (or UUID).
+  - Hosts are named by their Nova compute service host (by their hypervisor hostname when a
+    service host has several hypervisors), or by the Ironic node name (or UUID). A node whose
+    name is already a hypervisor's or another node's is named by its UUID, with a warning
+    naming both; it never changes the other host.
+  - A host name from an API that is not made only of letters, digits, C(.), C(_) and C(-), or
+    that starts with a dot or holds C(..), is made safe, so that no name can reach outside
+    C(host_vars/). Every other character, leading dot and dot next to a dot becomes C(_), and
+    C(-) and 8 hex digits of the SHA-256 of the original name are appended
+    (C(../../x y) becomes C(______x_y-e76b0dff)). The original name stays in the variables.
+  - "Redacted (replaced by C(******)): the value of every key whose name contains C(pass),
+    C(pwd), C(secret), C(token), C(key), C(kek), C(credential), C(community) or C(signature), or
+    ends in C(_sig); in every string, the user and password of a URL
+    (C(https://******@bmc)) and the value of such a C(name=value) (C(rootpwd=******) in kernel
+    arguments, C(temp_url_sig=******) in a query string)."
+  - The cache holds only redacted data (servers only with the fields the inventory uses, no
+    user data), and the plugin makes its files of a file-based cache plugin (such as
+    C(ansible.builtin.jsonfile)) mode 0600. A cache written by an earlier version of this plugin is not
+    used but fetched again and overwritten.
 author:
   - osops.toolkit maintainers (@osops)
 """
@@ -118,6 +141,8 @@ compose:
 """
 
 import concurrent.futures
+import os
+import stat
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
@@ -146,6 +171,9 @@ except ImportError:
 
 display = Display()
 
+# the layout of what is cached; a cache of another layout (or of a version before it) is refetched
+CACHE_FORMAT = 2
+
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
@@ -168,14 +196,46 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         results = None
         if use_cache:
             try:
-                results = self._cache[cache_key]
+                cached = self._cache[cache_key]
             except KeyError:
+                cached = None
+            # a cache written by an older version may hold unredacted secrets: never used, rewritten
+            if isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT:
+                results = cached["clouds"]
+            else:
                 update_cache = True
         if results is None:
-            results = self._fetch_all()
+            results = self._fetch_all()  # secrets already redacted (fetch_cloud)
         if update_cache:
-            self._cache[cache_key] = results
+            self._cache[cache_key] = {"format": CACHE_FORMAT, "clouds": results}
         self._populate(results)
+
+    # ------------------------------------------------------------------ cache files: owner only
+    def update_cache_if_changed(self):
+        super(InventoryModule, self).update_cache_if_changed()
+        self._restrict_cache_files()
+
+    def set_cache_plugin(self):
+        super(InventoryModule, self).set_cache_plugin()
+        self._restrict_cache_files()
+
+    def _restrict_cache_files(self):
+        """Make this inventory's files of a file-based cache plugin (jsonfile, yaml, pickle...)
+        mode 0600; those plugins write them 0644. What is cached is redacted already; this keeps
+        the rest of the host data private too."""
+        cache_dir = getattr(getattr(self._cache, "_plugin", None), "_cache_dir", None)
+        keys = tuple(self._cache.keys())
+        if not cache_dir or not keys or not os.path.isdir(cache_dir):
+            return  # not a file-based cache (memory, redis, memcached...), or nothing cached
+        # the plugins put their own prefixes before the key (cache_prefix, a schema version)
+        for entry in os.scandir(cache_dir):
+            if entry.name.endswith(keys) and entry.is_file(follow_symlinks=False):
+                try:
+                    os.chmod(entry.path, stat.S_IRUSR | stat.S_IWUSR)
+                except OSError as error:
+                    raise AnsibleError("osops.toolkit.infra could not make its cache file %s private: %s. "
+                                       "Make the cache_connection directory and its files yours."
+                                       % (entry.path, to_native(error)))
 
     # ------------------------------------------------------------------ reading the clouds
     def _cloud_names(self):
@@ -221,19 +281,29 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         prefixes = self.get_option("host_prefix") or {}
         var_prefix = self.get_option("var_prefix")
         strict = self.get_option("strict")
+        warnings = []
+        infra = {}
+        # every cloud's infrastructure hosts first: no server is ever added under one of their names
         for cloud in sorted(results):
-            data = results[cloud]
             prefix = prefixes.get(cloud, cloud + "-" if several else "")
-            hosts = compose_hosts(data, prefix=prefix, filters=self.get_option("filters"))
-            for name, hvars in sorted(hosts.items()):
+            infra[cloud] = compose_hosts(results[cloud], prefix=prefix, filters=self.get_option("filters"),
+                                         warnings=warnings)
+            for name, hvars in sorted(infra[cloud].items()):
                 self._add_host(name, cloud, hvars, host_groups(hvars), var_prefix, strict)
-            if self.get_option("include_servers"):
-                by_service_host = dict((hv["service_host"], name) for name, hv in hosts.items()
-                                       if hv.get("service_host"))
-                servers, server_groups = compose_servers(data, by_service_host, prefix=prefix)
+        if self.get_option("include_servers"):
+            for cloud in sorted(results):
+                prefix = prefixes.get(cloud, cloud + "-" if several else "")
+                servers, server_groups = compose_servers(results[cloud], infra[cloud], prefix=prefix,
+                                                         warnings=warnings)
                 for name, hvars in sorted(servers.items()):
+                    if name in self.inventory.hosts:
+                        warnings.append("tenant server %s (id %s) would be host %r, which exists already; "
+                                        "it is left out" % (hvars["server_name"], hvars["server_id"], name))
+                        continue
                     groups = ["servers"] + ([server_groups[name]] if name in server_groups else [])
                     self._add_host(name, cloud, hvars, groups, var_prefix, strict)
+        for warning in warnings:
+            display.warning("osops.toolkit.infra: " + warning)
 
     def _add_host(self, name, cloud, hvars, groups, var_prefix, strict):
         host = self.inventory.add_host(wrap_var(name))

@@ -1,6 +1,7 @@
 """osops.toolkit.infra against the sandbox: what ansible-inventory shows equals what the APIs report."""
 import json
 import os
+import stat
 import subprocess
 import time
 
@@ -8,8 +9,17 @@ import openstack
 import pytest
 import yaml
 
+from ansible_collections.osops.toolkit.plugins.module_utils._infra import safe_host_name
+
 BM_PREFIX = "osops-inv-"
 TEMPLATE = "{{ lookup('ansible.builtin.pipe', 'echo templated') }}"
+# secrets Ironic itself shows to a system admin (it masks only some: ipmi_password, *_token...)
+SECRETS = {
+    "kek": "osops-sec-kek", "community": "osops-sec-snmp", "key": "osops-sec-foo-key",
+    "token": "osops-sec-bar-token", "url": "osops-sec-url-pass", "nested": "osops-sec-nested",
+    "rootpwd": "osops-sec-rootpwd", "properties": "osops-sec-properties", "extra": "osops-sec-extra",
+    "password": "s3cr3t-bmc",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +40,17 @@ def nodes(system):
         "avail": bm.create_node(name=BM_PREFIX + "avail", driver="fake-hardware", resource_class="gold",
                                 properties={"cpus": 8, "memory_mb": 16384}),
         "maint": bm.create_node(name=BM_PREFIX + "maint", driver="fake-hardware", resource_class="silver"),
-        "odd": bm.create_node(name=BM_PREFIX + "odd", driver="fake-hardware", resource_class="silver",
-                              extra={"note": TEMPLATE},
-                              driver_info={"ipmi_password": "s3cr3t-bmc", "ipmi_address": "10.9.9.9"}),
+        "odd": bm.create_node(
+            name=BM_PREFIX + "odd", driver="fake-hardware", resource_class="silver",
+            extra={"note": TEMPLATE, "asset_key": SECRETS["extra"]},
+            driver_info={"ipmi_password": SECRETS["password"], "ipmi_address": "10.9.9.9",
+                         "kek": SECRETS["kek"], "snmp_community": SECRETS["community"],
+                         "foo_key": SECRETS["key"], "bar_token": SECRETS["token"],
+                         "redfish_address": "https://admin:%s@bmc.example.net/redfish/v1" % SECRETS["url"],
+                         "snmp": {"version": "3", "auth": {"snmp_community": SECRETS["nested"]}}},
+            instance_info={"kernel_append_params": "nofb rootpwd=%s nomodeset" % SECRETS["rootpwd"],
+                           "image_source": "http://images.example.net/tiny.qcow2"},
+            properties={"vendor": "acme", "bmc_token": SECRETS["properties"]}),
     }
     bm.set_node_provision_state(made["avail"], "manage", wait=True, timeout=120)
     bm.set_node_provision_state(made["avail"], "provide", wait=True, timeout=120)
@@ -110,12 +128,39 @@ def test_hosts_and_vars_equal_what_nova_and_ironic_report(tmp_path, cloud, syste
     assert set(node_names) <= groups["conductor_group_default"]
 
 
-def test_driver_info_secrets_never_reach_the_inventory(tmp_path, nodes):
-    proc = ansible_inventory(inventory_file(tmp_path))
+def test_node_secrets_never_reach_the_inventory_nor_its_cache(tmp_path, nodes):
+    cache_dir = tmp_path / "cache"
+    path = inventory_file(tmp_path, sources=["ironic"], cache=True, cache_plugin="ansible.builtin.jsonfile",
+                          cache_connection=str(cache_dir), cache_timeout=600)
+    proc = ansible_inventory(path)
     assert proc.returncode == 0, proc.stderr
-    assert "s3cr3t-bmc" not in proc.stdout
-    info = plain(json.loads(proc.stdout))["_meta"]["hostvars"][BM_PREFIX + "odd"]["osops_ironic"]["driver_info"]
-    assert info["ipmi_password"] == "******" and info["ipmi_address"] == "10.9.9.9"
+    assert not [s for s in SECRETS.values() if s in proc.stdout]
+    node = plain(json.loads(proc.stdout))["_meta"]["hostvars"][BM_PREFIX + "odd"]["osops_ironic"]
+    info = node["driver_info"]
+    assert info["ipmi_address"] == "10.9.9.9" and info["ipmi_password"] == "******"
+    assert info["kek"] == info["snmp_community"] == info["foo_key"] == info["bar_token"] == "******"
+    assert info["redfish_address"] == "https://******@bmc.example.net/redfish/v1"
+    assert info["snmp"] == {"version": "3", "auth": {"snmp_community": "******"}}
+    assert node["instance_info"] == {"kernel_append_params": "nofb rootpwd=****** nomodeset",
+                                     "image_source": "http://images.example.net/tiny.qcow2"}
+    assert node["properties"] == {"vendor": "acme", "bmc_token": "******"}
+    assert node["extra"]["asset_key"] == "******"
+
+    files = list(cache_dir.iterdir())
+    assert files, "nothing was cached"
+    for cached in files:
+        assert stat.S_IMODE(cached.stat().st_mode) == 0o600, cached
+        text = cached.read_text()
+        assert BM_PREFIX + "odd" in text and not [s for s in SECRETS.values() if s in text]
+
+    # a cache file written by an older version (raw API data, no format) is never used: rewritten
+    [cached] = files
+    old = {"osbox": {"nodes": [{"uuid": "x", "name": BM_PREFIX + "stale", "extra": {"k": SECRETS["extra"]}}]}}
+    cached.write_text(json.dumps({"__payload__": json.dumps(old)}))  # as ansible-core 2.19's jsonfile writes
+    cached.chmod(0o644)
+    hostvars = listing(path)[0]
+    assert BM_PREFIX + "odd" in hostvars and BM_PREFIX + "stale" not in hostvars
+    assert SECRETS["extra"] not in cached.read_text() and stat.S_IMODE(cached.stat().st_mode) == 0o600
 
 
 def test_every_api_string_is_exported_as_unsafe(tmp_path, nodes):
@@ -225,20 +270,59 @@ def test_two_clouds_in_parallel_with_prefixes(tmp_path, sandbox):
     assert hostvars["east-fake-compute-1"]["osops_cloud"] == "east"
 
 
-def test_servers_grouped_under_their_hypervisor(tmp_path, cloud):
+@pytest.fixture
+def unsafe_node(system):
+    """An Ironic node named '..': as a host name, host_vars/.. would be the inventory's directory."""
+    bm = system.baremetal
+    for old in bm.nodes(fields=["uuid", "name"]):
+        if old.name == "..":
+            bm.delete_node(old)
+    node = bm.create_node(name="..", driver="fake-hardware")
+    yield node
+    bm.delete_node(node)
+
+
+def test_servers_live_in_their_own_name_space_and_unsafe_names_are_made_safe(tmp_path, cloud, unsafe_node):
+    """A tenant naming a server like a hypervisor gets neither its name nor its vars; a name
+    from an API never walks out of host_vars/."""
     image = cloud.image.find_image("tiny")
     flavor = cloud.compute.find_flavor("m1.tiny")
-    server = cloud.compute.create_server(name="osops-inv-vm", image_id=image.id, flavor_id=flavor.id,
-                                         networks="none", host="fake-compute-2")
+    servers = [cloud.compute.create_server(name=name, image_id=image.id, flavor_id=flavor.id,
+                                           networks="none", host="fake-compute-2")
+               for name in ("fake-compute-2", "../../x y")]
     try:
-        cloud.compute.wait_for_server(server, wait=120)
-        hostvars, groups = listing(inventory_file(tmp_path, sources=["nova"], include_servers=True))
-        assert "osops-inv-vm" in groups["servers_on_fake_compute_2"]
-        assert hostvars["osops-inv-vm"]["osops_server_id"] == server.id
-        assert server.id in hostvars["fake-compute-2"]["osops_instances"]
+        for server in servers:
+            cloud.compute.wait_for_server(server, wait=120, interval=1)
+        proc = ansible_inventory(inventory_file(tmp_path, include_servers=True))
+        assert proc.returncode == 0, proc.stderr
+        data = plain(json.loads(proc.stdout))
+        hostvars = data["_meta"]["hostvars"]
+        groups = dict((g, set(v.get("hosts", []))) for g, v in data.items() if g != "_meta")
+
+        hv = [h for h in cloud.compute.hypervisors(details=True) if h.service_details["host"] == "fake-compute-2"][0]
+        compute2 = hostvars["fake-compute-2"]
+        assert compute2["osops_kind"] == "hypervisor" and compute2["osops_hypervisor_id"] == hv.id
+        assert compute2["ansible_host"] == hv.host_ip and "osops_server_id" not in compute2
+        for server, display_name in zip(servers, ("fake-compute-2", "../../x y")):
+            name = "server-" + server.id
+            assert hostvars[name]["osops_server_name"] == display_name
+            assert hostvars[name]["osops_server_id"] == server.id and hostvars[name]["osops_kind"] == "server"
+            assert name in groups["servers"]
+            on = safe_host_name(hostvars[name]["osops_compute_host"]).replace("-", "_")
+            assert name in groups["servers_on_" + on]
+        assert not [h for h in hostvars if "/" in h or ".." in h or h.startswith(".") or " " in h]
+
+        unsafe = [h for h, v in hostvars.items() if (v.get("osops_ironic") or {}).get("uuid") == unsafe_node.id]
+        assert unsafe == [safe_host_name("..")] and unsafe[0].startswith("__-")
+
+        warning = " ".join(proc.stderr.split())
+        assert ("tenant server 'fake-compute-2' (id %s, project %s) has the name of infrastructure host "
+                "'fake-compute-2'" % (servers[0].id, servers[0].project_id)) in warning, proc.stderr
     finally:
-        cloud.compute.delete_server(server)
-        cloud.compute.wait_for_delete(server, wait=120)
+        for server in servers:
+            cloud.compute.delete_server(server)
+        for server in servers:
+            cloud.compute.wait_for_delete(server, wait=120, interval=1)
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
-"""Inventory composition: bulk pagination, node/hypervisor merge, redaction, filters, groups."""
+"""Inventory composition: bulk pagination, node/hypervisor merge, redaction, filters, groups,
+safe host names, servers in their own name space."""
 import json
+import os
 
 from ansible_collections.osops.toolkit.plugins.module_utils import _infra
 from ansible_collections.osops.toolkit.plugins.module_utils._infra import (
@@ -9,6 +11,8 @@ from ansible_collections.osops.toolkit.plugins.module_utils._infra import (
     compose_servers,
     host_groups,
     redact,
+    safe_host_name,
+    without_secrets,
 )
 
 NODE_UUID = "7c1bd8e0-0000-4000-8000-000000000001"
@@ -96,16 +100,130 @@ def test_groups():
     assert "hypervisors" in host_groups(hosts["bm-7"])
 
 
-def test_servers_grouped_under_their_hypervisor_with_unique_names():
-    data = {"servers": [
+def test_servers_are_named_by_uuid_and_grouped_under_their_hypervisor():
+    data = dict(_data(), servers=[
         {"id": "aaaaaaaa-1", "name": "web", "status": "ACTIVE", "OS-EXT-SRV-ATTR:host": "compute-1",
+         "OS-EXT-SRV-ATTR:hypervisor_hostname": "compute-1.example.net", "tenant_id": "p1",
          "addresses": {"net": [{"version": 6, "addr": "fd00::1"}, {"version": 4, "addr": "192.0.2.5"}]}},
         {"id": "bbbbbbbb-2", "name": "web", "status": "SHUTOFF", "OS-EXT-SRV-ATTR:host": "compute-9"},
-    ]}
-    hosts, groups = compose_servers(data, {"compute-1": "compute-1"})
-    assert sorted(hosts) == ["web-aaaaaaaa", "web-bbbbbbbb"]
-    assert hosts["web-aaaaaaaa"]["ansible_host"] == "192.0.2.5"
-    assert groups == {"web-aaaaaaaa": "servers_on_compute-1"}
+    ])
+    hosts, groups = compose_servers(data, compose_hosts(data), prefix="east-")
+    assert sorted(hosts) == ["east-server-aaaaaaaa-1", "east-server-bbbbbbbb-2"]
+    assert hosts["east-server-aaaaaaaa-1"]["ansible_host"] == "192.0.2.5"
+    assert hosts["east-server-aaaaaaaa-1"]["server_name"] == "web"
+    assert groups == {"east-server-aaaaaaaa-1": "servers_on_compute-1"}
+
+
+def test_a_server_named_like_an_infrastructure_host_is_its_own_host_and_a_warning():
+    data = dict(_data(), servers=[
+        {"id": "cccccccc-3", "name": "compute-1", "tenant_id": "p-evil", "OS-EXT-SRV-ATTR:host": "compute-1",
+         "addresses": {"net": [{"version": 4, "addr": "192.0.2.66"}]}},
+        {"id": "dddddddd-4", "name": "BM-7", "tenant_id": "p-evil"},
+        {"id": "eeeeeeee-5", "name": "../../x y", "tenant_id": "p-evil"},
+    ])
+    infra = compose_hosts(data)
+    before = json.dumps(infra, sort_keys=True)
+    warnings = []
+    hosts, _groups = compose_servers(data, infra, warnings=warnings)
+    assert sorted(hosts) == ["server-cccccccc-3", "server-dddddddd-4", "server-eeeeeeee-5"]
+    assert not set(hosts) & set(infra) and json.dumps(infra, sort_keys=True) == before
+    assert hosts["server-eeeeeeee-5"]["server_name"] == "../../x y"
+    assert len(warnings) == 2
+    assert "'compute-1'" in warnings[0] and "cccccccc-3" in warnings[0] and "p-evil" in warnings[0]
+    assert "'BM-7'" in warnings[1] and "'bm-7'" in warnings[1]  # names differing only in case
+
+
+def test_safe_host_names_stay_inside_host_vars():
+    for name in ("compute-1", "compute-1.example.net", "bm_7", "7c1bd8e0-0000-4000-8000-000000000001"):
+        assert safe_host_name(name) == name
+    for name in ("../../x y", "..", ".", "", "a/b", "/etc/passwd", "a..b", ".hidden", "tab\there",
+                 "new\nline", "nul\x00", "bell\x07", "caf\u00e9", "~root", "a b"):
+        safe = safe_host_name(name)
+        assert safe != name
+        assert all(c.isascii() and (c.isalnum() or c in "._-") for c in safe), safe
+        assert ".." not in safe and not safe.startswith(".")
+        assert os.path.dirname(os.path.normpath(os.path.join("host_vars", safe + ".yml"))) == "host_vars"
+        assert safe_host_name(name) == safe  # deterministic
+    assert safe_host_name("../../x y").startswith("______x_y-")
+    assert len({safe_host_name("a b"), safe_host_name("a_b"), safe_host_name("a\tb"), safe_host_name("a/b")}) == 4
+
+
+def test_unsafe_names_from_the_apis_are_made_safe():
+    data = _data()
+    data["services"][0]["host"] = data["hypervisors"][0]["service"]["host"] = "../../compute 1"
+    data["nodes"][0]["name"] = "bm 7"
+    hosts = compose_hosts(data)
+    assert safe_host_name("../../compute 1") in hosts and safe_host_name("bm 7") in hosts
+    assert hosts[safe_host_name("../../compute 1")]["service_host"] == "../../compute 1"
+    assert hosts[safe_host_name("bm 7")]["ironic"]["name"] == "bm 7"
+
+
+def test_a_node_named_like_a_hypervisor_never_changes_it():
+    data = _data()
+    data["nodes"][1]["name"] = "compute-1"  # the owner of a node may rename it
+    warnings = []
+    hosts = compose_hosts(data, warnings=warnings)
+    assert hosts["compute-1"]["kind"] == "hypervisor" and hosts["compute-1"]["ansible_host"] == "10.0.0.1"
+    assert hosts["7c1bd8e0-0000-4000-8000-000000000002"]["ironic"]["name"] == "compute-1"
+    assert warnings == ["Ironic node 'compute-1' (UUID 7c1bd8e0-0000-4000-8000-000000000002) has the name of "
+                        "hypervisor 'compute-1' (hypervisor hostname compute-1.example.net); it is host "
+                        "'7c1bd8e0-0000-4000-8000-000000000002' instead"]
+
+
+def test_hypervisors_sharing_a_service_host_are_named_by_hypervisor_hostname():
+    data = _data()
+    data["nodes"] = []  # sources: [nova] - the Ironic driver's hypervisors are not matched to nodes
+    data["hypervisors"].append(dict(data["hypervisors"][1], id="hv-3", hypervisor_hostname="node-3"))
+    hosts = compose_hosts(data)
+    assert sorted(hosts) == ["7c1bd8e0-0000-4000-8000-000000000001", "compute-1", "node-3"]
+
+
+SECRETS = ("s-pw", "s-kek", "s-snmp", "s-key", "s-token", "s-url", "s-root", "s-q", "s-sig", "s-nested", "s-list")
+
+
+def test_redaction_is_recursive_and_covers_every_kind_of_secret():
+    value = {
+        "ipmi_address": "10.1.0.7", "ipmi_username": "admin", "ipmi_password": "s-pw", "kek": "s-kek",
+        "snmp_community": "s-snmp", "foo_key": "s-key", "bar_token": "s-token", "empty_password": "",
+        "redfish_address": "https://admin:s-url@bmc.example.net:8443/redfish/v1",
+        "plain_url": "https://bmc.example.net/redfish/v1",
+        "nested": {"level2": {"password": "s-nested", "port": 623}},
+        "list": [{"secret": "s-list"}, "https://u:s-url@x/"],
+        "kernel_append_params": "nofb console=ttyS0 rootpwd=s-root ipa-pass='s-q s-q' nomodeset",
+        "image_source": "https://swift/v1/img?temp_url_sig=s-sig&temp_url_expires=1700000000",
+    }
+    clean = redact(value)
+    text = json.dumps(clean)
+    assert not [s for s in SECRETS if s in text], text
+    assert clean["ipmi_address"] == "10.1.0.7" and clean["ipmi_username"] == "admin"
+    assert clean["ipmi_password"] == clean["kek"] == clean["snmp_community"] == REDACTED
+    assert clean["foo_key"] == clean["bar_token"] == REDACTED and clean["empty_password"] == ""
+    assert clean["redfish_address"] == "https://******@bmc.example.net:8443/redfish/v1"
+    assert clean["plain_url"] == value["plain_url"]
+    assert clean["nested"] == {"level2": {"password": REDACTED, "port": 623}}
+    assert clean["list"] == [{"secret": REDACTED}, "https://******@x/"]
+    assert clean["kernel_append_params"] == "nofb console=ttyS0 rootpwd=****** ipa-pass=****** nomodeset"
+    assert clean["image_source"] == "https://swift/v1/img?temp_url_sig=******&temp_url_expires=1700000000"
+    assert redact("https://u:p@ss@bmc/x") == "https://******@bmc/x"  # an @ inside the password
+
+
+def test_node_secrets_are_redacted_in_every_field_and_before_caching():
+    data = _data()
+    data["nodes"][0].update(
+        driver_info={"redfish": {"auth": {"password": "s-nested"}}, "kek": "s-kek"},
+        instance_info={"kernel_append_params": "rootpwd=s-root", "image_source": "http://u:s-url@img/x"},
+        properties={"vendor": "acme", "bmc_token": "s-token"},
+        extra={"note": "ok", "snmp_community": "s-snmp", "foo_key": "s-key"})
+    data["servers"] = [{"id": "s1", "name": "vm", "OS-EXT-SRV-ATTR:user_data": "cGFzc3dvcmQ=",
+                        "metadata": {"db_password": "s-pw"}, "flavor": {"original_name": "m1", "extra_specs": {}}}]
+    cached = without_secrets(data)
+    assert not [s for s in SECRETS if s in json.dumps(cached)]
+    assert cached["servers"] == [{"id": "s1", "name": "vm", "flavor": {"original_name": "m1"}}]
+    assert cached["nodes"][0]["properties"]["vendor"] == "acme"
+    node = compose_hosts(data)["bm-7"]["ironic"]  # raw data too (a cache from an older version)
+    assert not [s for s in SECRETS if s in json.dumps(node)]
+    assert node["instance_info"] == {"kernel_append_params": "rootpwd=******", "image_source": "http://******@img/x"}
+    assert node["extra"] == {"note": "ok", "snmp_community": REDACTED, "foo_key": REDACTED}
 
 
 class _Response(object):
