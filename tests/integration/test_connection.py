@@ -1,5 +1,6 @@
 """The base class's connection rules against the real Keystone and Ironic."""
 import json
+import time
 import uuid
 
 import ansible_runner
@@ -82,8 +83,17 @@ def secret_user(cloud, sandbox):
         as_user = openstack.connect(auth=auth, region_name="RegionOne", load_yaml_config=False,
                                     load_envvars=False)
         ac_token = uuid.uuid4().hex[:12]
-        credential = as_user.identity.create_application_credential(
-            user=user.id, name="osops-it-%s" % ac_token, secret="Ac'\"%s\\#" % ac_token)
+        credential = None
+        for _attempt in range(30):
+            try:
+                credential = as_user.identity.create_application_credential(
+                    user=user.id, name="osops-it-%s" % ac_token, secret="Ac'\"%s\\#" % ac_token)
+                break
+            except openstack.exceptions.BadRequestException as error:
+                # a keystone worker whose cache does not know the new role assignment yet
+                assert "Could not find role assignment" in str(error)
+                time.sleep(1)
+        assert credential is not None, "keystone never saw the role assignment of %s" % name
         yield {"name": name, "auth": auth, "password": password, "token": token,
                "credential_id": credential.id, "credential_secret": credential.secret, "ac_token": ac_token}
     finally:
