@@ -111,7 +111,8 @@ def _inline(sandbox, auth, **overrides):
 def _secret_play(sandbox, user):
     """One task per form of the connection arguments and per mistake; the failures are kept going
     so that every result is printed and registered."""
-    wrong = "Wr0ng\"'-%s" % uuid.uuid4().hex[:12]
+    wrong_token = uuid.uuid4().hex[:12]
+    wrong = "Wr0ng\"'-%s" % wrong_token
     notadict = "pw-in-the-wrong-place-%s" % uuid.uuid4().hex[:12]
     clouds = {
         "password": _inline(sandbox, user["auth"]),
@@ -146,7 +147,7 @@ def _secret_play(sandbox, user):
     extra_vars = {"clouds": clouds, "auth_option": {"username": user["name"], "password": user["password"]}}
     # each secret, and a part of it without quotes (a JSON or repr escape must not hide a leak)
     secrets = [user["password"], user["token"], user["credential_secret"], user["ac_token"], wrong,
-               wrong.split("-")[-1], notadict]
+               wrong_token, notadict]
     return tasks, extra_vars, secrets
 
 
