@@ -23,12 +23,22 @@ options:
         project-scoped cloud entry is enough as long as the user holds a role on the system
         (C(openstack role add --user admin --system all admin)). A cloud entry with
         C(auth.system_scope=all) is used as it is.
+      - A dict is used as it is, not merged with the C(clouds.yaml) entry that E(OS_CLOUD) names or
+        with E(OS_*) variables; O(auth), O(auth_type) and the other connection options do not apply to it.
+      - The secrets of a dict given here are masked wherever Ansible prints or logs the module
+        arguments. They are every value of its C(auth) except C(auth_url), the user, project and
+        domain names and ids and the application credential id and name, and any value whose key
+        is C(password), C(secret), C(token), C(key) or ends with one of them (C(_secret), ...).
+        The rest stays readable.
     type: raw
   auth:
     description:
       - Credentials and endpoint, as in the C(auth) section of C(clouds.yaml)
         (C(auth_url), C(username), C(password), C(project_name), C(user_domain_name), ...).
         Merged over the selected cloud's C(auth).
+      - Every value except C(auth_url), the user, project and domain names and ids and the
+        application credential id and name is treated as a secret and masked wherever Ansible
+        prints or logs the module arguments.
     type: dict
   auth_type:
     description:
