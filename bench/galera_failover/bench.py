@@ -32,8 +32,9 @@ def _connect(address, timeout=1):
 def _wait_synced(node, timeout=180):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        # the endpoint listens on the node's address only (galera_health_clustercheck_bind_address)
         code = sh(node, "systemctl start mariadb >/dev/null 2>&1; curl -s -o /dev/null -w '%{http_code}' "
-                        "http://127.0.0.1:9200/ || true")
+                        "http://" + ip(node) + ":9200/ || true")
         if code == "200":
             return
         time.sleep(1)

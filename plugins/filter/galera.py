@@ -12,6 +12,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.osops.toolkit.plugins.module_utils._galera import (
     bootstrap_candidate,
     cluster_problems,
+    effective_seqno,
+    gone_warning,
+    recovery_refusal,
 )
 
 
@@ -25,12 +28,27 @@ def galera_cluster_problems(value):
     return cluster_problems(_nodes(value))
 
 
-def galera_bootstrap_node(value):
+def _names(value, what):
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise AnsibleFilterError("%s must be a list of node names, got %s" % (what, type(value).__name__))
+    return [str(name) for name in value]
+
+
+def galera_bootstrap_node(value, gone=None):
+    nodes = _nodes(value)
     try:
-        name, reason = bootstrap_candidate(_nodes(value))
+        name, reason = bootstrap_candidate(nodes)
     except ValueError as exc:
         raise AnsibleFilterError("no node can be chosen to bootstrap the cluster: %s" % exc)
-    return {"node": name, "reason": reason}
+    return {"node": name, "reason": reason,
+            "lost": gone_warning(_names(gone, "gone"), name, effective_seqno(nodes[name]))}
+
+
+def galera_recovery_refusal(members, in_play=None, answered=None, gone=None):
+    return recovery_refusal(_names(members, "members"), _names(in_play, "in_play"),
+                            _names(answered, "answered"), _names(gone, "gone"))
 
 
 class FilterModule(object):
@@ -39,4 +57,5 @@ class FilterModule(object):
         return {
             "galera_cluster_problems": galera_cluster_problems,
             "galera_bootstrap_node": galera_bootstrap_node,
+            "galera_recovery_refusal": galera_recovery_refusal,
         }

@@ -191,6 +191,73 @@ def bootstrap_candidate(nodes):
     return best[0], "%s has the highest seqno (%d)" % best
 
 
+def recovery_refusal(members, in_play, answered, gone=()):
+    """Why a recovery must not decide, as one sentence; an empty string when it may.
+
+    A recovery compares the positions of every member of the cluster, or it does nothing: a
+    member that did not report may hold the most recent commits, or still run a Primary
+    component of its own. ``members`` are the cluster's nodes (the inventory group),
+    ``in_play`` the hosts the play started with (``ansible_play_hosts_all``: --limit and the
+    host pattern leave members out of it), ``answered`` the hosts that reported their state
+    or position, ``gone`` the members the operator declared lost for good.
+    """
+    members = [str(name) for name in members or []]
+    in_play = set(str(name) for name in in_play or [])
+    answered = set(str(name) for name in answered or [])
+    gone = [str(name) for name in gone or []]
+    if not members:
+        return ("the cluster has no members: set galera_health_group to the inventory group of the "
+                "Galera nodes, or list them in galera_health_members")
+    strangers = sorted(set(gone) - set(members))
+    if strangers:
+        return ("galera_health_members_gone names %s, which %s not a member of the cluster (%s); "
+                "correct the list" % (", ".join(strangers), "is" if len(strangers) == 1 else "are",
+                                      ", ".join(members)))
+    back = sorted(set(gone) & answered)
+    if back:
+        return ("%s answered although galera_health_members_gone names %s; remove %s from that list "
+                "so that %s position is compared too" % (", ".join(back), "it" if len(back) == 1 else "them",
+                                                          "it" if len(back) == 1 else "them",
+                                                          "its" if len(back) == 1 else "their"))
+    outsiders = sorted(answered - set(members))
+    if outsiders:
+        return ("%s %s in the play but not a member of the cluster (%s); run the recovery on the "
+                "cluster's members only" % (", ".join(outsiders), "is" if len(outsiders) == 1 else "are",
+                                            ", ".join(members)))
+    left_out = [name for name in members if name not in in_play and name not in gone]
+    silent = [name for name in members if name in in_play and name not in answered and name not in gone]
+    if not left_out and not silent:
+        if len(gone) == len(members):
+            return "every member is named in galera_health_members_gone: there is nothing to recover from"
+        return ""
+    reasons = []
+    if silent:
+        reasons.append("%s did not report (unreachable, or a task failed there)" % ", ".join(silent))
+    if left_out:
+        reasons.append("%s %s not in the play (--limit or the host pattern left %s out)" % (
+            ", ".join(left_out), "is" if len(left_out) == 1 else "are", "it" if len(left_out) == 1 else "them"))
+    missing = silent + left_out
+    return ("recovery refused, nothing was started: the position of %s is unknown - %s. A member that "
+            "did not report may hold the latest commits or still run a Primary component. Bring %s back "
+            "and run on every member, or, if %s gone for good, name %s in galera_health_members_gone"
+            % (", ".join(missing), "; ".join(reasons), "it" if len(missing) == 1 else "them",
+               "it is" if len(missing) == 1 else "they are", "it" if len(missing) == 1 else "them"))
+
+
+def gone_warning(gone, node, seqno):
+    """What may be lost when ``node`` (at ``seqno``) is bootstrapped without the ``gone`` members."""
+    if not gone:
+        return ""
+    gone = sorted(str(name) for name in gone)
+    one = len(gone) == 1
+    position = ("seqno %s (the position of %s)" % (seqno, node)) if seqno is not None and int(seqno) >= 0 \
+        else "the position of %s" % node
+    return ("%s %s not consulted (galera_health_members_gone): whatever %s committed after %s is lost. "
+            "Keep MariaDB stopped on %s until %s rejoins this cluster and receives a full state transfer"
+            % (", ".join(gone), "was" if one else "were", "it" if one else "they", position,
+               "it" if one else "them", "it" if one else "each"))
+
+
 def effective_seqno(node):
     """grastate's seqno, or the recovered one when grastate says -1."""
     seqno = node.get("seqno")

@@ -95,7 +95,8 @@ def test_galera_status_is_a_host_side_module():
     assert "osops.toolkit.galera_status" in MODULES and "osops.toolkit.galera_status" not in CLOUD_MODULES
 
 
-@pytest.mark.parametrize("plugin", ["osops.toolkit.galera_cluster_problems", "osops.toolkit.galera_bootstrap_node"])
+@pytest.mark.parametrize("plugin", ["osops.toolkit.galera_cluster_problems", "osops.toolkit.galera_bootstrap_node",
+                                    "osops.toolkit.galera_recovery_refusal"])
 def test_ansible_doc_renders_the_filters(plugin):
     proc = subprocess.run(["ansible-doc", "-t", "filter", plugin], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

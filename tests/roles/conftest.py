@@ -6,6 +6,7 @@ when warm) so that ``pytest tests/roles`` also works alone.
 """
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -88,6 +89,22 @@ class Hosts(object):
         self.write_inventory()
         return _timed(label or "ansible-playbook %s %s" % (playbook, " ".join(args)),
                       ["ansible-playbook", "-i", self.inventory, playbook] + list(args), env=self._ansible_env(), cwd=ROOT)
+
+    @staticmethod
+    def recap(stdout):
+        """The PLAY RECAP of an ansible-playbook run: host -> {"ok": n, "changed": n, "unreachable": n, "failed": n, ...}.
+
+        Assert on these numbers, never on "changed=1" in the output (which misses changed=3 and
+        matches a task's own text).
+        """
+        at = stdout.rfind("PLAY RECAP")
+        assert at >= 0, "no PLAY RECAP in the output:\n" + stdout[-3000:]
+        hosts = {}
+        for line in stdout[at:].splitlines()[1:]:
+            match = re.match(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", line.strip())
+            if match:
+                hosts[match.group(1)] = dict((key, int(value)) for key, value in re.findall(r"(\w+)=(\d+)", match.group(2)))
+        return hosts
 
     def molecule(self, *args):
         """A molecule command on this scenario (for example converge -- -e ...)."""

@@ -11,14 +11,21 @@ def test_node_is_synced_in_a_primary_component_of_three(host):
     assert _status(host, "wsrep_cluster_size") == "3"
 
 
-def test_clustercheck_socket_listens(host):
+def _address(host):
+    # the default route's address: what galera_health_clustercheck_bind_address defaults to
+    return host.check_output("ip -4 -o route get 1.1.1.1").split(" src ")[1].split()[0]
+
+
+def test_clustercheck_socket_listens_on_the_management_address_only(host):
     assert host.service("galera-clustercheck.socket").is_enabled
     assert host.service("galera-clustercheck.socket").is_running
-    assert host.socket("tcp://0.0.0.0:9200").is_listening or host.socket("tcp://:::9200").is_listening
+    assert host.socket("tcp://%s:9200" % _address(host)).is_listening
+    assert not host.socket("tcp://0.0.0.0:9200").is_listening
+    assert not host.socket("tcp://127.0.0.1:9200").is_listening
 
 
 def test_clustercheck_answers_200(host):
-    out = host.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9200/")
+    out = host.check_output("curl -s -o /dev/null -w '%%{http_code}' http://%s:9200/" % _address(host))
     assert out == "200"
 
 

@@ -7,7 +7,9 @@ from ansible_collections.osops.toolkit.plugins.module_utils._galera import (
     effective_seqno,
     node_problems,
     parse_grastate,
+    gone_warning,
     parse_recovered_position,
+    recovery_refusal,
     unknown_positions,
     wsrep_from_rows,
 )
@@ -207,3 +209,67 @@ def test_refuses_empty():
     (_pos(7), 7), (_pos(-1, recovered=9), 9), (_pos(-1), -1), ({"seqno": None}, -1)])
 def test_effective_seqno(node, expected):
     assert effective_seqno(node) == expected
+
+
+MEMBERS = ["db1", "db2", "db3"]
+
+
+def test_every_member_answered():
+    assert recovery_refusal(MEMBERS, MEMBERS, MEMBERS) == ""
+
+
+def test_unreachable_member_is_named_and_nothing_decided():
+    # db3 is in the play but did not answer: it may be the most advanced node
+    refusal = recovery_refusal(MEMBERS, MEMBERS, ["db1", "db2"])
+    assert refusal.startswith("recovery refused, nothing was started: the position of db3 is unknown - "
+                              "db3 did not report (unreachable, or a task failed there).")
+    assert "name it in galera_health_members_gone" in refusal
+
+
+def test_member_left_out_by_limit_is_named():
+    refusal = recovery_refusal(MEMBERS, ["db1", "db2"], ["db1", "db2"])
+    assert "the position of db3 is unknown - db3 is not in the play (--limit or the host pattern left it out)" in refusal
+
+
+def test_both_kinds_of_missing_members_in_one_sentence():
+    refusal = recovery_refusal(MEMBERS, ["db1", "db2"], ["db1"])
+    assert "the position of db2, db3 is unknown - db2 did not report" in refusal
+    assert "; db3 is not in the play" in refusal
+    assert "Bring them back" in refusal and "if they are gone for good, name them" in refusal
+
+
+def test_gone_member_lets_the_recovery_go_on():
+    assert recovery_refusal(MEMBERS, ["db1", "db2"], ["db1", "db2"], gone=["db3"]) == ""
+    assert recovery_refusal(MEMBERS, MEMBERS, ["db1", "db2"], gone=["db3"]) == ""
+
+
+def test_gone_names_only_members():
+    assert recovery_refusal(MEMBERS, MEMBERS, MEMBERS[:2], gone=["db4"]) == (
+        "galera_health_members_gone names db4, which is not a member of the cluster (db1, db2, db3); correct the list")
+
+
+def test_a_gone_member_that_answered_is_refused():
+    assert recovery_refusal(MEMBERS, MEMBERS, MEMBERS, gone=["db3"]).startswith(
+        "db3 answered although galera_health_members_gone names it; remove it from that list")
+
+
+def test_hosts_that_are_not_members_are_refused():
+    assert recovery_refusal(MEMBERS, MEMBERS + ["db9"], MEMBERS + ["db9"]).startswith(
+        "db9 is in the play but not a member of the cluster (db1, db2, db3)")
+
+
+def test_no_members():
+    assert "set galera_health_group" in recovery_refusal([], ["db1"], ["db1"])
+
+
+def test_all_members_gone():
+    assert "nothing to recover from" in recovery_refusal(["db1"], [], [], gone=["db1"])
+
+
+def test_gone_warning_says_what_may_be_lost():
+    assert gone_warning([], "db1", 12) == ""
+    assert gone_warning(["db3"], "db1", 12) == (
+        "db3 was not consulted (galera_health_members_gone): whatever it committed after seqno 12 (the "
+        "position of db1) is lost. Keep MariaDB stopped on it until it rejoins this cluster and receives "
+        "a full state transfer")
+    assert "after the position of db1 is lost" in gone_warning(["db3", "db2"], "db1", -1)
