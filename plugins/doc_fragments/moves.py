@@ -70,8 +70,9 @@ options:
     description:
       - Seconds one Nova or Placement request is retried, with backoff from 0.5 up to 10
         seconds between tries, while the API does not answer (connection refused or timed out,
-        or HTTP 502, 503 or 504 from a load balancer or a restarting API). A move request is
-        not sent again after a 504 or a lost answer, which nova may have acted on.
+        or HTTP 502, 503 or 504 from a load balancer or a restarting API). A move request whose
+        answer was lost is sent again only when nova did not take it (the instance has no task
+        in progress); one answered with 504 is not sent again.
       - When the API stays away longer, the run stops and the module fails, returning every
         record. Moves nova was still carrying out get result V(still_running) (the message
         names them; they may still finish), moves not begun V(not_started). The

@@ -350,11 +350,29 @@ class NovaMoves(object):
             body = {"evacuate": {"host": dest} if dest else {}}
         try:
             _action(self.compute, record["id"], body)
+        except ksa_exceptions.UnknownConnectionError:
+            # the answer was lost (a connection reset while the API restarts): send it again only
+            # when nova did not take it
+            if not self._taken(record):
+                self._send_again(record, body)
         except sdk_exceptions.ConflictException:
-            # a request sent again after a lost answer: nova took the first one
-            if not _instance_migrations(self.compute, record["id"]) - self.before[record["id"]]:
+            if not self._taken(record):
                 raise
         return None
+
+    def _send_again(self, record, body):
+        try:
+            _action(self.compute, record["id"], body)
+        except sdk_exceptions.ConflictException:
+            if not self._taken(record):
+                raise
+
+    def _taken(self, record):
+        """Whether nova took a move request of this run (its task_state set, or a new migration)."""
+        server = get_server(self.compute, record["id"])
+        if server is not None and (server["task_state"] or server["host"] != record["origin"]):
+            return True
+        return bool(_instance_migrations(self.compute, record["id"]) - self.before[record["id"]])
 
     def poll(self, records):
         wanted = dict((r["id"], _MIGRATION_TYPES[r["method"]]) for r in records)

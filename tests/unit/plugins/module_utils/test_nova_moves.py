@@ -183,3 +183,27 @@ def test_start_reads_the_instance_again():
     assert moves.start(busy) == drain.BUSY
     assert moves.start(deleted) == drain.GONE
     assert proxy.posted == []
+
+
+class LosingProxy(MigrationsProxy):
+    """The answer to the first move request is lost; ``took`` says whether nova acted on it."""
+
+    def __init__(self, took):
+        super(LosingProxy, self).__init__([], {"vm": _server("vm", "c1")})
+        self.took = took
+
+    def post(self, url, json=None, microversion=None):
+        self.posted.append((url, json))
+        if len(self.posted) == 1:
+            if self.took:
+                self.servers["vm"] = dict(self.servers["vm"], **{"OS-EXT-STS:task_state": "migrating"})
+            raise ksa_exceptions.UnknownConnectionError("Connection reset by peer", None)
+        return Response(202)
+
+
+@pytest.mark.parametrize("took, sent", [(True, 1), (False, 2)])
+def test_a_move_request_whose_answer_was_lost_is_sent_again_only_when_nova_did_not_take_it(took, sent):
+    proxy = LosingProxy(took)
+    moves = nova.NovaMoves(nova.RetryingApi(proxy))
+    assert moves.start(_record("vm")) is None
+    assert len(proxy.posted) == sent
