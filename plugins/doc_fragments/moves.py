@@ -62,9 +62,33 @@ options:
       - A file on the host that runs the module, rewritten at the start and given one JSON line
         per instance as soon as it has a result, with C(done) and C(total) counts. Follow a long
         run with C(tail -f), or wait on it as the C(osops.toolkit.drain_host) playbook does.
+      - A path that cannot be written (its directory missing, a directory itself, no
+        permission) fails the module before anything changes. A write that fails later (disk
+        full) is a warning; the run goes on.
     type: path
+  api_retry_timeout:
+    description:
+      - Seconds one Nova or Placement request is retried, with backoff from 0.5 up to 10
+        seconds between tries, while the API does not answer (connection refused or timed out,
+        or HTTP 502, 503 or 504 from a load balancer or a restarting API). A move request whose
+        answer was lost is sent again only when nova did not take it (the instance has no task
+        in progress); one answered with 504 is not sent again.
+      - When the API stays away longer, the run stops and the module fails, returning every
+        record. Moves nova was still carrying out get result V(still_running) (the message
+        names them; they may still finish), moves not begun V(not_started). The
+        O(progress_file) has a line for each.
+      - V(0) fails at the first transport error.
+    type: int
+    default: 120
 notes:
   - Every instance gets a record with C(id), C(name), C(status), C(origin), C(destination),
     C(method), C(seconds), C(result) and C(error). The run polls nova's migration list, so
     it needs the compute API at microversion 2.65 or newer (Stein).
+  - Each instance is read once more just before its move. One that someone else moved off its
+    host meanwhile is not moved again and gets result V(moved_elsewhere) (C(destination) is
+    where it is); one deleted meanwhile gets V(gone); one busy with another operation (a
+    C(task_state)) is asked about again until O(instance_timeout).
+  - Lists of instances, hypervisors and migrations are read page by page following nova's
+    C(next) links, so a cloud whose C([api] max_limit) is below the number of instances is
+    read completely.
 """

@@ -28,6 +28,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     import openstack
+    from keystoneauth1 import exceptions as ksa_exceptions
     from openstack import exceptions as sdk_exceptions
     from openstack import utils as sdk_utils
     from openstack.config import loader as sdk_loader
@@ -356,7 +357,8 @@ class CloudModule(object):
         self._check_sdk()
         try:
             self.run()
-        except sdk_exceptions.SDKException as error:
+        except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as error:
+            # keystoneauth's own errors (ConnectFailure, ConnectTimeout) are no SDKException
             self.fail(sdk_error_message(error))
         self.ansible.exit_json(**self.results)
 

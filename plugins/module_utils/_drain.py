@@ -31,10 +31,16 @@ NOT_STARTED = "not_started"  # the run stopped (a failure with stop_on_failure, 
 PLANNED = "planned"          # check mode
 ALREADY_HOME = "already_home"
 GONE = "gone"                # deleted meanwhile
+MOVED_ELSEWHERE = "moved_elsewhere"  # someone else moved it off its origin before the run got to it
+STILL_RUNNING = "still_running"      # nova was moving it when the API stopped answering; it may finish
+STILL_ON_HOST = "still_on_host"      # listed on the host once more after the drain
+# what driver.start returns when another operation keeps the instance busy: ask again later
+BUSY = "busy"
 
 # results that leave the host not empty and fail the module
-UNSUCCESSFUL = (FAILED, TIMEOUT, NOT_MOVED, NOT_STARTED)
-RESULTS = (MOVED, FAILED, TIMEOUT, NOT_MOVED, LEFT, NOT_STARTED, PLANNED, ALREADY_HOME, GONE)
+UNSUCCESSFUL = (FAILED, TIMEOUT, NOT_MOVED, NOT_STARTED, STILL_RUNNING, STILL_ON_HOST)
+RESULTS = (MOVED, FAILED, TIMEOUT, NOT_MOVED, LEFT, NOT_STARTED, PLANNED, ALREADY_HOME, GONE,
+           MOVED_ELSEWHERE, STILL_RUNNING, STILL_ON_HOST)
 
 # resource classes that decide whether an instance fits on a host
 FIT_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
@@ -78,8 +84,50 @@ def summarize(records):
     return counts
 
 
-def unsuccessful(records):
-    return [r for r in records if r["result"] in UNSUCCESSFUL]
+def unsuccessful(records, also=()):
+    """The records that leave the run unfinished (``also``: results that count as such here)."""
+    return [r for r in records if r["result"] in UNSUCCESSFUL or r["result"] in also]
+
+
+def merge_records(previous, current, host):
+    """This run's records of ``host`` merged with an earlier run's.
+
+    An instance an earlier run moved off ``host`` and that this run did not find there any more
+    keeps its earlier record, so that sending the instances home also brings it back. An
+    instance both runs saw gets this run's record, with the origin of its first move. Earlier
+    records of other hosts, or of instances that did not move then and are gone from ``host``
+    now, are left out. Returns a new list: this run's records, then the kept earlier ones.
+    """
+    earlier = dict((r.get("id"), r) for r in previous or []
+                   if r.get("id") and r.get("origin") == host and r.get("result") == MOVED)
+    merged = []
+    for record in current:
+        first = earlier.pop(record["id"], None)
+        if first is not None:
+            record["origin"] = first["origin"]
+        merged.append(record)
+    merged += [dict(new_record(r, r["origin"], r.get("method"), r.get("destination")),
+                    **dict((k, r.get(k)) for k in ("seconds", "result", "error")))
+               for r in previous or [] if r.get("id") in earlier]
+    return merged
+
+
+def left_on_host(records, listed, host):
+    """After a drain: the records that claim the instance left ``host`` but it is still listed
+    there get result still_on_host; instances listed there with no record at all are returned
+    (as server dicts) for the caller to report."""
+    known = dict((r["id"], r) for r in records)
+    newcomers = []
+    for server in listed:
+        record = known.get(server["id"])
+        if record is None:
+            newcomers.append(server)
+        elif record["result"] not in UNSUCCESSFUL and record["result"] != LEFT:
+            record["error"] = "nova still lists it on %s after the drain (result was %s)" % (
+                host, record["result"])
+            record["result"] = STILL_ON_HOST
+            record["destination"] = host
+    return newcomers
 
 
 def fit_instances(demands, free):
@@ -130,7 +178,10 @@ class MoveRunner(object):
     """Keeps up to ``concurrency`` moves in flight until every record has a result.
 
     ``driver`` does the cloud calls:
-      - ``start(record)``: ask nova to move it (raises on refusal).
+      - ``start(record)``: ask nova to move it (raises on refusal). It may instead return a
+        result for a record it did not start (for example moved_elsewhere or gone, after
+        reading the instance once more), or BUSY when another operation keeps the instance
+        busy: then it is asked again a round later, until the per-instance timeout.
       - ``poll(records)``: {id: (phase, detail)} for the records in flight, in as few calls as it
         can; phase is 'running', 'confirm' (a cold migration waits for confirmation), 'done'
         or 'failed' (detail: why). A record missing from the answer is still running.
@@ -139,12 +190,16 @@ class MoveRunner(object):
       - ``abort(record)`` (best effort, on timeout),
       - ``finish(record)``: read where the instance is now; sets record['destination'].
     Errors from ``start``/``confirm``/``finish`` fail that record only; ``error_message`` turns
-    them into text. ``on_progress(done, total, record)`` is called when a record gets its result.
+    them into text. A failed poll is tried again next round. An error of ``outage_types`` (the
+    API stays away) ends the run at once: moves in flight get still_running, the others
+    not_started, and every record is returned. ``on_progress(done, total, record)`` is called
+    when a record gets its result.
     """
 
     def __init__(self, driver, concurrency=1, instance_timeout=1800, overall_timeout=None,
                  stop_on_failure=False, poll_interval=2.0, min_poll=None, error_types=(Exception,),
-                 error_message=str, on_progress=None, clock=time.monotonic, sleep=time.sleep):
+                 error_message=str, on_progress=None, clock=time.monotonic, sleep=time.sleep,
+                 outage_types=()):
         self.driver = driver
         self.concurrency = max(1, int(concurrency))
         self.instance_timeout = instance_timeout
@@ -153,12 +208,15 @@ class MoveRunner(object):
         self.poll_interval = poll_interval
         self.min_poll = min_poll
         self.error_types = error_types
+        self.outage_types = tuple(outage_types)
         self.error_message = error_message
         self.on_progress = on_progress
         self.clock = clock
         self.sleep = sleep
         self._done = 0
         self._total = 0
+        self._last_poll_error = None
+        self.outage = None
 
     def run(self, records):
         """Move every record (those already having a result are left alone); returns them."""
@@ -166,6 +224,13 @@ class MoveRunner(object):
         self._total = len(todo)
         pending = collections.deque(todo)
         in_flight = collections.OrderedDict()
+        try:
+            self._run(todo, pending, in_flight)
+        except self.outage_types as error:  # pylint: disable=catching-non-exception
+            self._outage(error, pending, in_flight)
+        return records
+
+    def _run(self, todo, pending, in_flight):
         began = self.clock()
         deadline = began + self.overall_timeout if self.overall_timeout else None
         stopping = None
@@ -173,23 +238,49 @@ class MoveRunner(object):
             now = self.clock()
             if deadline is not None and now >= deadline and not stopping:
                 stopping = "the overall timeout (%ss) ran out before it started" % self.overall_timeout
-            while pending and not stopping and len(in_flight) < self.concurrency:
-                record = pending.popleft()
-                if self._start(record):
-                    in_flight[record["id"]] = record
-                elif self.stop_on_failure:
-                    stopping = "not started: stop_on_failure is set and an earlier move failed"
+            busy = []
+            try:
+                while pending and not stopping and len(in_flight) < self.concurrency:
+                    record = pending.popleft()
+                    try:
+                        started = self._start(record)
+                    except self.outage_types:  # pylint: disable=catching-non-exception
+                        record.pop("_started", None)
+                        pending.appendleft(record)
+                        raise
+                    if started == BUSY:
+                        busy.append(record)
+                    elif started:
+                        in_flight[record["id"]] = record
+                    elif self.stop_on_failure and record["result"] in UNSUCCESSFUL:
+                        stopping = "not started: stop_on_failure is set and an earlier move failed"
+            finally:
+                # asked again next round, before the others
+                pending.extendleft(reversed(busy))
             if stopping:
                 while pending:
                     self._finish(pending.popleft(), NOT_STARTED, stopping)
             if not in_flight:
+                if busy:
+                    self.sleep(self.poll_interval)
                 continue
             self.sleep(self._interval(in_flight))
             self._poll(in_flight, deadline)
             if self.stop_on_failure and not stopping and any(
                     r["result"] in UNSUCCESSFUL for r in todo):
                 stopping = "not started: stop_on_failure is set and an earlier move failed"
-        return records
+
+    def _outage(self, error, pending, in_flight):
+        message = self.outage = self.error_message(error)
+        for record in list(in_flight.values()):
+            self._finish(record, STILL_RUNNING, "nova was still moving it when the run stopped (%s); it may "
+                         "still finish: look at 'openstack server migration list --server %s'"
+                         % (message, record["id"]))
+        in_flight.clear()
+        while pending:
+            record = pending.popleft()
+            if record["result"] is None:
+                self._finish(record, NOT_STARTED, "not started: %s" % message)
 
     def _interval(self, in_flight):
         """poll_interval; with min_poll, a tenth of the youngest move's age in between.
@@ -203,17 +294,35 @@ class MoveRunner(object):
         return min(self.poll_interval, max(self.min_poll, youngest / 10.0))
 
     def _start(self, record):
-        record["_started"] = self.clock()
+        """True when the move is in flight, BUSY to ask again later, False when it ended."""
+        now = self.clock()
+        record.setdefault("_waiting", now)
+        record["_started"] = now
         try:
-            self.driver.start(record)
+            outcome = self.driver.start(record)
+        except self.outage_types:  # pylint: disable=catching-non-exception
+            raise
         except self.error_types as error:  # pylint: disable=catching-non-exception
             self._finish(record, FAILED, self.error_message(error))
             return False
+        if outcome == BUSY:
+            if now - record["_waiting"] >= self.instance_timeout:
+                self._finish(record, TIMEOUT, "another operation kept it busy (%s) for %ss (per-instance timeout)"
+                             % (record.get("error") or "task in progress", self.instance_timeout))
+                return False
+            return BUSY
+        if outcome:
+            self._finish(record, outcome, record.get("error"))
+            return False
+        record.pop("_waiting", None)
         return True
 
     def _poll(self, in_flight, deadline):
         try:
             phases = self.driver.poll(list(in_flight.values()))
+            self._last_poll_error = None
+        except self.outage_types:  # pylint: disable=catching-non-exception
+            raise
         except self.error_types as error:  # pylint: disable=catching-non-exception
             # one failed poll is not a failed migration: try again next round
             phases = {}
@@ -231,6 +340,8 @@ class MoveRunner(object):
                     result = MOVED
                 elif phase == "failed":
                     result, error = FAILED, detail
+            except self.outage_types:  # pylint: disable=catching-non-exception
+                raise
             except self.error_types as exc:  # pylint: disable=catching-non-exception
                 result, error = FAILED, self.error_message(exc)
             if result is None:
@@ -241,6 +352,8 @@ class MoveRunner(object):
                     result, error = TIMEOUT, "still %s when the overall timeout (%ss) ran out" % (
                         detail or "in progress", self.overall_timeout)
                 if result == TIMEOUT:
+                    if self._last_poll_error:
+                        error += "; the last look at nova failed: %s" % self._last_poll_error
                     error += self._abort(record)
             if result is not None:
                 del in_flight[record_id]
@@ -249,12 +362,15 @@ class MoveRunner(object):
     def _abort(self, record):
         try:
             return self.driver.abort(record) or ""
+        except self.outage_types:  # pylint: disable=catching-non-exception
+            raise
         except self.error_types as exc:  # pylint: disable=catching-non-exception
             return "; abort failed: %s" % self.error_message(exc)
 
     def _finish(self, record, result, error=None):
         started = record.pop("_started", None)
         record.pop("_confirmed", None)
+        record.pop("_waiting", None)
         if started is not None:
             record["seconds"] = round(self.clock() - started, 1)
         record["result"] = result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 
 try:
     from openstack import exceptions as sdk_exceptions
@@ -26,7 +27,9 @@ from ansible_collections.osops.toolkit.plugins.module_utils._compute import (
 from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     LEFT,
     NOT_MOVED,
+    NOT_STARTED,
     PLANNED,
+    STILL_RUNNING,
     MoveRunner,
     new_record,
     summarize,
@@ -35,8 +38,10 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
 )
 from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import (
     MOVES_MICROVERSION,
+    ApiUnavailable,
     MoveError,
     NovaMoves,
+    RetryingApi,
 )
 
 # the block_migration option's words, as nova's os-migrateLive wants them
@@ -53,6 +58,7 @@ def moves_argument_spec():
         poll_interval=dict(type="float", default=2.0),
         other_states=dict(type="str", default="report", choices=["report", "leave"]),
         progress_file=dict(type="path"),
+        api_retry_timeout=dict(type="int", default=120),
     )
 
 
@@ -66,6 +72,33 @@ class MovesModule(CloudModule):
         spec.update(self.argument_spec)
         self.argument_spec = spec
         super(MovesModule, self).__init__()
+        self.records = None
+        self.outage = None
+        self._compute = self._placement = None
+
+    @property
+    def compute(self):
+        """conn.compute, retrying transport errors and 502/503/504 for api_retry_timeout."""
+        if self._compute is None:
+            self._compute = RetryingApi(self.conn.compute, self.params["api_retry_timeout"])
+        return self._compute
+
+    @property
+    def placement(self):
+        if self._placement is None:
+            self._placement = RetryingApi(self.conn.placement, self.params["api_retry_timeout"])
+        return self._placement
+
+    def fail(self, msg, **kwargs):
+        """Fail, returning every record known so far (those without a result: not_started)."""
+        if self.records is not None:
+            for record in self.records:
+                if record["result"] is None:
+                    record["result"] = NOT_STARTED
+                    record["error"] = "not started: the run ended early"
+            kwargs.setdefault("instances", self.records)
+            kwargs.setdefault("summary", summarize(self.records))
+        super(MovesModule, self).fail(msg, **kwargs)
 
     def check_run_options(self):
         p = self.params
@@ -74,6 +107,12 @@ class MovesModule(CloudModule):
                 self.fail("%s must be 1 or more, not %s." % (option, p[option]))
         if p["poll_interval"] <= 0:
             self.fail("poll_interval must be more than 0 seconds.")
+        if p["api_retry_timeout"] < 0:
+            self.fail("api_retry_timeout must be 0 or more seconds, not %s." % p["api_retry_timeout"])
+        problem = _unwritable(p["progress_file"])
+        if problem:
+            self.fail("progress_file %s cannot be written (%s); point it at a writable file or leave it "
+                      "unset. Nothing was changed." % (p["progress_file"], problem))
         self.require_microversion(self.conn.compute, MOVES_MICROVERSION, "Moving instances between hosts")
 
     def source_service(self, host):
@@ -114,31 +153,46 @@ class MovesModule(CloudModule):
             for record in todo:
                 record["result"] = PLANNED
             return records
-        progress = _Progress(self.params["progress_file"])
+        self.records = records
+        progress = _Progress(self.params["progress_file"], self.warn)
         progress(0, len(todo), None)
         if not todo:
             return records
         block_migration = _BLOCK_MIGRATION[self.params.get("block_migration") or "auto"]
-        driver = NovaMoves(self.conn.compute, block_migration=block_migration)
         runner = MoveRunner(
-            driver, concurrency=self.params["concurrency"], instance_timeout=self.params["instance_timeout"],
+            None, concurrency=self.params["concurrency"], instance_timeout=self.params["instance_timeout"],
             overall_timeout=self.params["timeout"], stop_on_failure=self.params["stop_on_failure"],
             poll_interval=self.params["poll_interval"], min_poll=min(0.25, self.params["poll_interval"]),
-            error_types=(sdk_exceptions.SDKException, MoveError),
+            error_types=(sdk_exceptions.SDKException, MoveError), outage_types=(ApiUnavailable,),
             error_message=sdk_error_message, on_progress=progress)
-        return runner.run(records)
+        try:
+            runner.driver = NovaMoves(self.compute, block_migration=block_migration)
+        except ApiUnavailable as error:
+            runner.driver = _Unreachable(error)
+        runner.run(records)
+        self.outage = runner.outage
+        return records
 
-    def report(self, records, host, failure_note=""):
-        """Put the records and counts in the result; fail when an instance was not moved."""
+    def report(self, records, host, failure_note="", also_unsuccessful=(), changed=None):
+        """Put the records and counts in the result; fail when an instance was not moved.
+
+        ``changed``: whether this run changed something, when the records also hold earlier runs'.
+        """
         summary = summarize(records)
         self.results["instances"] = records
         self.results["summary"] = summary
-        if summary["moved"] or summary["planned"]:
+        if changed is not None:
+            self.results["changed"] = changed
+        elif summary["moved"] or summary["planned"]:
             self.results["changed"] = True
         if summary["left"]:
             self.warn("%d instance(s) stay on %s because other_states=leave: %s" % (
                 summary["left"], host, ", ".join(_label(r) for r in records if r["result"] == LEFT)))
-        bad = unsuccessful(records)
+        running = [r for r in records if r["result"] == STILL_RUNNING]
+        if running:
+            failure_note += " Still moving in nova when the run stopped (they may finish; look at " \
+                "'openstack server migration list --server ID'): %s." % ", ".join(_label(r) for r in running)
+        bad = unsuccessful(records, also_unsuccessful)
         if bad:
             details = "; ".join("%s: %s (%s)" % (_label(r), r["result"], r["error"]) for r in bad[:20])
             self.fail("Could not %s %d of %d instance(s) %s: %s.%s"
@@ -149,11 +203,41 @@ def _label(record):
     return "%s (%s)" % (record["name"], record["id"]) if record["name"] else record["id"]
 
 
-class _Progress(object):
-    """Writes one JSON line per finished instance, so an operator can follow a long run."""
+class _Unreachable(object):
+    """The driver when nova did not answer before the first move: every call says so."""
 
-    def __init__(self, path):
+    def __init__(self, error):
+        self.error = error
+
+    def __getattr__(self, name):
+        raise self.error
+
+
+def _unwritable(path):
+    """Why ``path`` cannot be written (created or appended to), or None when it can."""
+    if not path:
+        return None
+    if os.path.isdir(path):
+        return "it is a directory"
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return "directory %s does not exist" % parent
+    target = path if os.path.exists(path) else parent
+    if not os.access(target, os.W_OK):
+        return "permission denied"
+    return None
+
+
+class _Progress(object):
+    """Writes one JSON line per finished instance, so an operator can follow a long run.
+
+    A write that fails (disk full, file removed with its directory) is warned about once and
+    the run goes on: the records are still returned.
+    """
+
+    def __init__(self, path, warn):
         self.path = path
+        self.warn = warn
 
     def __call__(self, done, total, record):
         if not self.path:
@@ -162,5 +246,10 @@ class _Progress(object):
                 "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
         if record is not None:
             line.update((k, record[k]) for k in ("id", "name", "result", "destination", "seconds", "error"))
-        with open(self.path, "w" if record is None else "a") as handle:
-            handle.write(json.dumps(line, sort_keys=True) + "\n")
+        try:
+            with open(self.path, "w" if record is None else "a") as handle:
+                handle.write(json.dumps(line, sort_keys=True) + "\n")
+        except (IOError, OSError) as error:
+            self.warn("progress_file %s could not be written (%s); the run goes on and returns every "
+                      "record." % (self.path, error))
+            self.path = None

@@ -6,7 +6,8 @@
 """The Nova and Placement calls of host_drain, host_return and host_evacuate.
 
 Everything is raw JSON at one compute microversion, so the behaviour does not depend on how
-a given openstacksdk release models migrations.
+a given openstacksdk release models migrations. Every call goes through a RetryingApi, which
+rides out a short outage of the API (a restart, a load balancer without a backend).
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ from __future__ import annotations
 import datetime
 import email.utils
 import time
+from urllib.parse import parse_qs, urlsplit
 
 try:
+    from keystoneauth1 import exceptions as ksa_exceptions
     from openstack import exceptions as sdk_exceptions
     from openstack import utils as sdk_utils
+    _SDKException = sdk_exceptions.SDKException
 except ImportError:  # reported by CloudModule._check_sdk
-    sdk_exceptions = sdk_utils = None
+    ksa_exceptions = sdk_exceptions = sdk_utils = None
+    _SDKException = Exception
 
 from ansible_collections.osops.toolkit.plugins.module_utils._compute import service_from_json
+from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
+    BUSY,
+    GONE,
+    MOVED_ELSEWHERE,
+    drain_method,
+)
 
 # 2.65: abort of queued live migrations; 2.59: migration list paging and changes-since;
 # 2.56: cold migration to a given host; 2.53: hypervisors and services by UUID.
@@ -44,6 +55,113 @@ _MIGRATION_TYPES = {"live": "live-migration", "cold": "migration", "evacuate": "
 
 class MoveError(Exception):
     """A move nova accepted but did not carry out as asked."""
+
+
+class ApiUnavailable(_SDKException):
+    """An API did not answer (transport errors, 502/503/504) for the whole retry time."""
+
+
+# answers of a load balancer or of an API that is (re)starting: nothing was done, ask again
+_RETRY_STATUSES = {"GET": (502, 503, 504), "DELETE": (502, 503, 504), "PUT": (502, 503, 504),
+                   # a 504 may come after the API acted on it: not sent twice
+                   "POST": (502, 503)}
+
+
+def _retriable_errors(method):
+    """The transport errors after which ``method`` can be sent again."""
+    if ksa_exceptions is None:
+        return ()
+    if method == "POST":
+        # the request never reached the API (refused, or no connection within the timeout)
+        return (ksa_exceptions.RetriableConnectionFailure,)
+    return (ksa_exceptions.RetriableConnectionFailure, ksa_exceptions.UnknownConnectionError)
+
+
+class RetryingApi(object):
+    """A service proxy (conn.compute, conn.placement) whose requests ride out an outage.
+
+    A transport error or a 502/503/504 is retried with exponential backoff (``first_delay``
+    doubling up to ``max_delay``) for at most ``retry_timeout`` seconds from the first failure
+    of that request; then ApiUnavailable names the API, the time and the last error. Anything
+    else is the proxy's own (``proxy`` is the wrapped one).
+    """
+
+    def __init__(self, proxy, retry_timeout=120, clock=time.monotonic, sleep=time.sleep,
+                 first_delay=0.5, max_delay=10.0):
+        self.proxy = proxy
+        self.retry_timeout = retry_timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.retries = 0
+
+    def __getattr__(self, name):
+        return getattr(self.proxy, name)
+
+    def get(self, url, **kwargs):
+        return self._request("GET", url, **kwargs)
+
+    def post(self, url, **kwargs):
+        return self._request("POST", url, **kwargs)
+
+    def put(self, url, **kwargs):
+        return self._request("PUT", url, **kwargs)
+
+    def delete(self, url, **kwargs):
+        return self._request("DELETE", url, **kwargs)
+
+    def _request(self, method, url, **kwargs):
+        deadline, delay, attempts = None, self.first_delay, 0
+        while True:
+            attempts += 1
+            try:
+                response = getattr(self.proxy, method.lower())(url, **kwargs)
+            except _retriable_errors(method) as error:  # pylint: disable=catching-non-exception
+                problem = "%s: %s" % (error.__class__.__name__, error)
+            else:
+                if response.status_code not in _RETRY_STATUSES[method]:
+                    return response
+                problem = "HTTP %s" % response.status_code
+            now = self.clock()
+            if deadline is None:
+                deadline = now + self.retry_timeout
+            if now + delay > deadline:
+                raise ApiUnavailable(
+                    "The %s API did not answer %s %s for %ss (api_retry_timeout; %d attempt(s), last: %s). "
+                    "Check that it runs and is reachable, then run the module again."
+                    % (getattr(self.proxy, "service_type", "OpenStack"), method, url.split("?")[0],
+                       self.retry_timeout, attempts, problem))
+            self.retries += 1
+            self.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+
+
+def _next_marker(links):
+    """The marker of the ``next`` link of a paged nova list, or None on the last page."""
+    for link in links or []:
+        if link.get("rel") == "next":
+            return (parse_qs(urlsplit(link.get("href") or "").query).get("marker") or [None])[0]
+    return None
+
+
+def _pages(compute, path, key, params=None):
+    """Every item of a paged nova list, following its ``<key>_links`` next links.
+
+    Nova caps a page at its ``[api] max_limit`` whatever limit was asked, so the length of a
+    page says nothing about whether it is the last; only a next link does.
+    """
+    params = dict(params or {})
+    seen = set()
+    while True:
+        body = _get(compute, path, params=params).json()
+        for item in body[key]:
+            yield item
+        marker = _next_marker(body.get(key + "_links"))
+        if not marker or marker in seen:
+            return
+        seen.add(marker)
+        params["marker"] = marker
 
 
 def _get(compute, path, params=None, microversion=MOVES_MICROVERSION):
@@ -78,19 +196,22 @@ def compute_services(compute):
     return [service_from_json(s) for s in body["services"]]
 
 
-def servers_on_host(compute, host):
-    """Every instance nova places on ``host`` (all projects), matched exactly, as dicts."""
-    servers, marker = [], None
-    while True:
-        params = {"all_tenants": "1", "host": host, "limit": 1000}
-        if marker:
-            params["marker"] = marker
-        page = _get(compute, "/servers/detail", params=params).json()["servers"]
-        servers += [server_view(s) for s in page]
-        if len(page) < 1000:
-            break
-        marker = page[-1]["id"]
+def servers_on_host(compute, host, page_size=None):
+    """Every instance nova places on ``host`` (all projects), matched exactly, as dicts.
+
+    ``page_size``: the limit asked per page (nova's max_limit when None); every page is read.
+    """
+    params = {"all_tenants": "1", "host": host}
+    if page_size:
+        params["limit"] = page_size
+    servers = [server_view(s) for s in _pages(compute, "/servers/detail", "servers", params)]
     return [s for s in servers if s["host"] == host]
+
+
+def _instance_migrations(compute, server_id):
+    """The uuids of every migration nova has of one instance."""
+    migrations = _pages(compute, "/os-migrations", "migrations", {"instance_uuid": server_id})
+    return set(m.get("uuid") for m in migrations)
 
 
 def server_view(body):
@@ -124,16 +245,16 @@ def aggregate_hosts(compute, aggregate):
     return None
 
 
-def free_capacity(conn, hosts):
+def free_capacity(compute, placement, hosts):
     """{host: {resource class: free}} for the compute nodes of ``hosts``, from placement.
 
     One allocation-candidates call returns capacity and usage of every enabled compute
     provider that can hold at least a minimal instance; a full host is absent (no room).
     """
-    hypervisors = _get(conn.compute, "/os-hypervisors/detail").json()["hypervisors"]
+    hypervisors = list(_pages(compute, "/os-hypervisors/detail", "hypervisors"))
     provider_host = dict((hv["id"], hv["service"]["host"]) for hv in hypervisors
                          if hv.get("service", {}).get("host") in hosts)
-    response = conn.placement.get(
+    response = placement.get(
         "/allocation_candidates", params={"resources": "VCPU:1,MEMORY_MB:1",
                                           "required": "!COMPUTE_STATUS_DISABLED"},
         microversion=ALLOCATION_CANDIDATES_MICROVERSION)
@@ -149,18 +270,18 @@ def free_capacity(conn, hosts):
     return free
 
 
-def instance_demands(conn, host, servers):
+def instance_demands(compute, placement, host, servers):
     """[(server id, {resource class: amount})] from placement's allocations on ``host``'s nodes.
 
     An instance without an allocation there (nova has not healed it) counts its flavor.
     """
-    hypervisors = _get(conn.compute, "/os-hypervisors/detail").json()["hypervisors"]
+    hypervisors = list(_pages(compute, "/os-hypervisors/detail", "hypervisors"))
     allocations = {}
     for hv in hypervisors:
         if hv.get("service", {}).get("host") != host:
             continue
-        response = conn.placement.get("/resource_providers/%s/allocations" % hv["id"],
-                                      microversion="1.14")
+        response = placement.get("/resource_providers/%s/allocations" % hv["id"],
+                                 microversion="1.14")
         if response.status_code == 404:
             continue
         sdk_exceptions.raise_from_response(response)
@@ -182,23 +303,43 @@ def instance_demands(conn, host, servers):
 class NovaMoves(object):
     """The driver of _drain.MoveRunner for live/cold migrations and evacuations.
 
-    Polling reads the migration list once per origin host and round, not once per instance;
-    only migrations newer than the newest one at construction time count.
+    Before each move the instance is read once more: one that someone else moved meanwhile is
+    not moved again (moved_elsewhere), one deleted meanwhile is gone, one busy with another
+    operation is asked about again later. The migrations of an instance that existed before its
+    move are remembered, so polling takes the one this move made, matched by instance UUID
+    (migration ids are counted per cell and say nothing across cells). Polling reads the
+    migration list once per origin host and round, not once per instance.
     """
 
     def __init__(self, compute, block_migration="auto"):
         self.compute = compute
         self.block_migration = block_migration
         self.migrations = {}
+        self.before = {}
         response = _get(self.compute, "/os-migrations", params={"limit": 1})
-        newest = response.json()["migrations"]
-        self.watermark = max([m["id"] for m in newest] or [0])
         # the cloud's own clock, so a workstation clock that is off does not hide migrations
         now = email.utils.parsedate_to_datetime(response.headers["Date"]) \
             if response.headers.get("Date") else datetime.datetime.now(datetime.timezone.utc)
         self.since = (now - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def start(self, record):
+        server = get_server(self.compute, record["id"])
+        if server is None:
+            record["error"] = "deleted before its move started"
+            return GONE
+        if server["host"] != record["origin"]:
+            record["destination"], record["status"] = server["host"], server["status"]
+            record["error"] = "someone else moved it from %s to %s before this run got to it; not moved again" % (
+                record["origin"], server["host"])
+            return MOVED_ELSEWHERE
+        if server["task_state"]:
+            record["error"] = "task_state %s" % server["task_state"]
+            return BUSY
+        record["error"] = None
+        if record["method"] in ("live", "cold") and drain_method(server["status"]):
+            # stopped or started since it was listed
+            record["method"], record["status"] = drain_method(server["status"]), server["status"]
+        self.before[record["id"]] = _instance_migrations(self.compute, record["id"])
         dest = record.get("destination")
         if record["method"] == "live":
             body = {"os-migrateLive": {"host": dest, "block_migration": self.block_migration}}
@@ -207,16 +348,42 @@ class NovaMoves(object):
         else:
             # below 2.95 an evacuated instance comes back in the state it had, not always stopped
             body = {"evacuate": {"host": dest} if dest else {}}
-        _action(self.compute, record["id"], body)
+        try:
+            _action(self.compute, record["id"], body)
+        except ksa_exceptions.UnknownConnectionError:
+            # the answer was lost (a connection reset while the API restarts): send it again only
+            # when nova did not take it
+            if not self._taken(record):
+                self._send_again(record, body)
+        except sdk_exceptions.ConflictException:
+            if not self._taken(record):
+                raise
+        return None
+
+    def _send_again(self, record, body):
+        try:
+            _action(self.compute, record["id"], body)
+        except sdk_exceptions.ConflictException:
+            if not self._taken(record):
+                raise
+
+    def _taken(self, record):
+        """Whether nova took a move request of this run (its task_state set, or a new migration)."""
+        server = get_server(self.compute, record["id"])
+        if server is not None and (server["task_state"] or server["host"] != record["origin"]):
+            return True
+        return bool(_instance_migrations(self.compute, record["id"]) - self.before[record["id"]])
 
     def poll(self, records):
         wanted = dict((r["id"], _MIGRATION_TYPES[r["method"]]) for r in records)
         for origin in sorted(set(r["origin"] for r in records)):
-            params = {"source_compute": origin, "changes-since": self.since, "limit": 1000}
-            for migration in _get(self.compute, "/os-migrations", params=params).json()["migrations"]:
+            params = {"source_compute": origin, "changes-since": self.since}
+            for migration in _pages(self.compute, "/os-migrations", "migrations", params):
                 uuid = migration["instance_uuid"]
-                if migration["id"] <= self.watermark or wanted.get(uuid) != migration["migration_type"]:
+                if wanted.get(uuid) != migration["migration_type"] \
+                        or migration.get("uuid") in self.before.get(uuid, ()):
                     continue
+                # the ids of one instance's migrations come from its own cell
                 known = self.migrations.get(uuid)
                 if known is None or migration["id"] >= known["id"]:
                     self.migrations[uuid] = migration

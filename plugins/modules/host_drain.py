@@ -22,8 +22,13 @@ description:
   - One instance that cannot be moved does not stop the others (see O(stop_on_failure)); the
     module fails at the end when any instance is still on the host, returns every record and
     leaves the service disabled.
+  - After the moves the host is listed once more; an instance still there (or one that arrived
+    meanwhile) is reported with result V(still_on_host) and fails the module, the host is
+    never reported drained while nova still lists an instance on it.
   - The records in RV(instances) are what M(osops.toolkit.host_return) takes to send the
-    instances home after the maintenance.
+    instances home after the maintenance. When a drain is run again (after a failed move, or
+    a stopped run), pass the records of the earlier run in O(previous_instances) so that the
+    records returned cover both runs and the instances the first run moved are sent home too.
 options:
   host:
     description:
@@ -63,6 +68,17 @@ options:
       - V(false) goes ahead anyway; nova then refuses the instances that fit nowhere.
     type: bool
     default: true
+  previous_instances:
+    description:
+      - The RV(instances) records of an earlier drain of the same O(host) (for example the
+        records file of the C(osops.toolkit.drain_host) playbook, or its AWX artifact).
+      - RV(instances) then holds this run's records plus the earlier records of instances that
+        were moved off O(host) then and are not on it now, with their first origin, so that
+        M(osops.toolkit.host_return) sends every one of them home. Records of other hosts and
+        of instances that did not move are left out. C(changed) reflects this run only.
+    type: list
+    elements: dict
+    default: []
 extends_documentation_fragment:
   - osops.toolkit.cloud
   - osops.toolkit.moves
@@ -147,6 +163,11 @@ instances:
       description:
         - V(moved), V(failed), V(timeout), V(not_moved) (its state has no safe move),
           V(left) (O(other_states=leave)), V(not_started) (stopped early), V(planned) (check mode).
+        - V(moved_elsewhere) (someone else moved it off the host before its turn; not moved
+          again, not sent home by M(osops.toolkit.host_return)), V(gone) (deleted meanwhile).
+        - V(still_running) (the API stopped answering while nova moved it; it may still
+          finish), V(still_on_host) (nova still lists it on the host after the drain, or it
+          arrived during the drain).
       type: str
       sample: moved
     error:
@@ -162,7 +183,8 @@ summary:
   returned: always
   type: dict
   sample: {"total": 3, "moved": 2, "failed": 1, "timeout": 0, "not_moved": 0, "left": 0,
-           "not_started": 0, "planned": 0, "already_home": 0, "gone": 0}
+           "not_started": 0, "planned": 0, "already_home": 0, "gone": 0, "moved_elsewhere": 0,
+           "still_running": 0, "still_on_host": 0}
 service:
   description: The host's compute service after the run (as it would be, in check mode).
   returned: always
@@ -178,9 +200,12 @@ diff:
 from ansible_collections.osops.toolkit.plugins.module_utils._compute import wanted_service_state
 from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     NOT_STARTED,
+    STILL_ON_HOST,
     capacity_message,
     drain_method,
     fit_instances,
+    left_on_host,
+    merge_records,
     summarize,
 )
 from ansible_collections.osops.toolkit.plugins.module_utils._host_moves import MovesModule
@@ -202,6 +227,7 @@ class HostDrainModule(MovesModule):
         destination_aggregate=dict(type="str"),
         block_migration=dict(type="str", default="auto", choices=["auto", "always", "never"]),
         capacity_check=dict(type="bool", default=True),
+        previous_instances=dict(type="list", elements="dict", default=[]),
     )
     module_kwargs = dict(
         mutually_exclusive=[("destination_host", "destination_aggregate")],
@@ -215,8 +241,12 @@ class HostDrainModule(MovesModule):
         service, before = self.source_service(host)
         destinations = self.destination_hosts(host)
 
-        servers = servers_on_host(self.conn.compute, host)
-        records = self.records_for(servers, host, drain_method, "migrate", p["destination_host"])
+        for previous in p["previous_instances"]:
+            if not previous.get("id"):
+                self.fail("Every entry of previous_instances needs an id; pass the instances an earlier "
+                          "host_drain returned.")
+        servers = servers_on_host(self.compute, host)
+        records = self.records = self.records_for(servers, host, drain_method, "migrate", p["destination_host"])
         self.place(records, servers, destinations)
 
         after = self.set_service(service, before,
@@ -224,22 +254,38 @@ class HostDrainModule(MovesModule):
         if not self.check_mode:
             # what the scheduler placed here before the service was disabled
             known = set(r["id"] for r in records)
-            late = [s for s in servers_on_host(self.conn.compute, host) if s["id"] not in known]
+            late = [s for s in servers_on_host(self.compute, host) if s["id"] not in known]
             records += self.records_for(late, host, drain_method, "migrate", p["destination_host"])
         self.run_moves(records)
+        if not self.check_mode and not self.outage:
+            self.check_empty(records, host)
 
         if self.ansible._diff:
+            gone = ("moved", "planned", "moved_elsewhere", "gone")
             self.results["diff"] = {
                 "before": {"service": _service_diff(before), "instances": sorted(_names(records))},
                 "after": {"service": _service_diff(after),
-                          "instances": sorted(_names(r for r in records if r["result"] not in ("moved", "planned")))},
+                          "instances": sorted(_names(r for r in records if r["result"] not in gone))},
             }
-        self.report(records, "off %s" % host, " %s stays disabled." % host if not self.check_mode else "")
+        # this run's moves (or plan) and the service change decide changed, not earlier runs' records
+        changed = self.results["changed"] or any(r["result"] in ("moved", "planned") for r in records)
+        records = self.records = merge_records(p["previous_instances"], records, host)
+        self.results["changed"] = changed
+        self.report(records, "off %s" % host, " %s stays disabled." % host if not self.check_mode else "",
+                    changed=changed)
+
+    def check_empty(self, records, host):
+        """List the host once more: what is still there is reported, never taken as drained."""
+        newcomers = left_on_host(records, servers_on_host(self.compute, host), host)
+        for record in self.records_for(newcomers, host, drain_method, "migrate"):
+            record["result"] = STILL_ON_HOST
+            record["error"] = "arrived on %s during the drain; drain it again" % host
+            records.append(record)
 
     def destination_hosts(self, source):
         """The enabled, up compute hosts instances may go to, as the options narrow them."""
         p = self.params
-        services = dict((s["host"], s) for s in compute_services(self.conn.compute))
+        services = dict((s["host"], s) for s in compute_services(self.compute))
         eligible = set(h for h, s in services.items()
                        if h != source and s["status"] == "enabled" and s["state"] == "up" and not s["forced_down"])
         if p["destination_host"]:
@@ -254,7 +300,7 @@ class HostDrainModule(MovesModule):
                           % (name, svc["status"], "forced down" if svc["forced_down"] else svc["state"]))
             return set([name])
         if p["destination_aggregate"]:
-            members = aggregate_hosts(self.conn.compute, p["destination_aggregate"])
+            members = aggregate_hosts(self.compute, p["destination_aggregate"])
             if members is None:
                 self.fail("destination_aggregate %r does not exist." % p["destination_aggregate"])
             eligible &= set(members)
@@ -269,8 +315,9 @@ class HostDrainModule(MovesModule):
         movable = set(r["id"] for r in records if r["result"] is None)
         if not movable or not (p["capacity_check"] or p["destination_aggregate"]):
             return
-        free = free_capacity(self.conn, destinations)
-        demands = instance_demands(self.conn, p["host"], [s for s in servers if s["id"] in movable])
+        free = free_capacity(self.compute, self.placement, destinations)
+        demands = instance_demands(self.compute, self.placement, p["host"],
+                                   [s for s in servers if s["id"] in movable])
         placed, unfit = fit_instances(demands, free)
         if unfit and p["capacity_check"]:
             for record in records:

@@ -93,7 +93,8 @@ summary:
   returned: always
   type: dict
   sample: {"total": 1, "moved": 1, "failed": 0, "timeout": 0, "not_moved": 0, "left": 0,
-           "not_started": 0, "planned": 0, "already_home": 0, "gone": 0}
+           "not_started": 0, "planned": 0, "already_home": 0, "gone": 0,
+           "moved_elsewhere": 0, "still_running": 0, "still_on_host": 0}
 service:
   description: The host's compute service after the run (as it would be, in check mode).
   returned: always
@@ -132,8 +133,9 @@ class HostEvacuateModule(MovesModule):
         if p["destination_host"] == host:
             self.fail("destination_host is the host being evacuated (%s)." % host)
 
-        servers = servers_on_host(self.conn.compute, host)
-        records = self.records_for(servers, host, _evacuate_method, "evacuate", p["destination_host"])
+        servers = servers_on_host(self.compute, host)
+        records = self.records = self.records_for(servers, host, _evacuate_method, "evacuate",
+                                                  p["destination_host"])
         changes = wanted_service_state(before, "disabled", p["disabled_reason"],
                                        forced_down=True if p["force_down"] else None)
         self.set_service(service, before, changes)

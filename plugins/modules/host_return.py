@@ -84,7 +84,9 @@ instances:
       of M(osops.toolkit.host_drain); C(origin) is where the instance was before going home,
       C(destination) where it is now.
     - C(result) is V(moved), V(already_home), V(gone), V(failed), V(timeout),
-      V(not_moved), V(left), V(not_started) or V(planned) (check mode).
+      V(not_moved), V(left), V(not_started), V(planned) (check mode), V(moved_elsewhere)
+      (someone moved it to another host than O(host) while it waited; the module fails) or
+      V(still_running) (the API stopped answering while nova moved it).
   returned: always
   type: list
   elements: dict
@@ -97,13 +99,15 @@ summary:
   returned: always
   type: dict
   sample: {"total": 2, "moved": 1, "already_home": 1, "gone": 0, "failed": 0, "timeout": 0,
-           "not_moved": 0, "left": 0, "not_started": 0, "planned": 0}
+           "not_moved": 0, "left": 0, "not_started": 0, "planned": 0, "moved_elsewhere": 0,
+           "still_running": 0, "still_on_host": 0}
 """
 
 from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     ALREADY_HOME,
     GONE,
     MOVED,
+    MOVED_ELSEWHERE,
     drain_method,
     new_record,
 )
@@ -128,9 +132,9 @@ class HostReturnModule(MovesModule):
                       "first (osops.toolkit.compute_service with status=enabled)."
                       % (home, service["status"], service["state"]))
 
-        records = []
+        records = self.records = []
         for drained in self._drained_off(home):
-            server = get_server(self.conn.compute, drained["id"])
+            server = get_server(self.compute, drained["id"])
             if server is None:
                 record = new_record({"id": drained["id"], "name": drained.get("name")}, None, None, home)
                 record["result"] = GONE
@@ -141,7 +145,12 @@ class HostReturnModule(MovesModule):
                 record = self.records_for([server], server["host"], drain_method, "migrate", home)[0]
             records.append(record)
         self.run_moves(records)
-        self.report(records, "to %s" % home)
+        for record in records:
+            if record["result"] == MOVED_ELSEWHERE and record["destination"] == home:
+                # someone sent it home while it waited
+                record["result"], record["error"] = ALREADY_HOME, None
+        # one moved elsewhere meanwhile is not home: the return is not done
+        self.report(records, "to %s" % home, also_unsuccessful=(MOVED_ELSEWHERE,))
 
     def _drained_off(self, home):
         for record in self.params["instances"]:

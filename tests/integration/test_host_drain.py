@@ -2,6 +2,10 @@
 
 What moved is read back from Nova (openstacksdk), not taken from what the module said.
 """
+import json
+import os
+import subprocess
+import threading
 import time
 
 import pytest
@@ -13,6 +17,7 @@ HOST = "fake-compute-1"
 NEIGHBOUR = "fake-compute-10"   # HOST is a prefix of its name
 FAST = dict(poll_interval=0.5)
 PINNED_TRAIT = "CUSTOM_OSOPS_PINNED"
+OSBOX = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sandbox", "osbox.sh")
 
 
 def task(module, register=None, **args):
@@ -40,7 +45,9 @@ def test_drain_moves_every_state_it_can_then_return_sends_them_home(server_host,
     active, shutoff, paused, neighbour = boot(specs)
     drain = dict(host=HOST, disabled_reason="CHG-7 kernel upgrade", concurrency=2, **FAST)
 
+    began = time.monotonic()
     first = ansible(tasks=[task("host_drain", **drain)], diff=True)
+    took = time.monotonic() - began
     assert first.rc == 0, first.output
     result = first.task()
     assert result["changed"] is True
@@ -58,7 +65,7 @@ def test_drain_moves_every_state_it_can_then_return_sends_them_home(server_host,
         assert (record["method"], record["result"], record["origin"], record["error"]) == (method, "moved", HOST, None)
         assert record["destination"] == now.compute_host != HOST
         assert now.status == record["status"] == status
-        assert record["seconds"] > 0
+        assert 0 < record["seconds"] < took     # each move took part of the run, not nothing or more
     assert result["summary"]["moved"] == result["summary"]["total"] == 3
     assert result["diff"]["before"]["service"]["status"] == "enabled"
     assert result["diff"]["after"] == {"service": {"status": "disabled", "disabled_reason": "CHG-7 kernel upgrade"},
@@ -112,33 +119,34 @@ def test_capacity_precheck_fails_before_anything_changes(server_host, ansible, c
     assert service(cloud, "fake-compute-2").status == "enabled"
 
 
+def set_pinned_trait(cloud, host, present):
+    """Give (or take away) the trait of pinned_flavor on ``host``'s resource provider."""
+    placement = cloud.placement
+    [hv] = [h for h in cloud.compute.hypervisors(details=True) if h.service_details["host"] == host]
+    for _attempt in range(20):   # nova may update the provider's traits at the same moment
+        current = placement.get("/resource_providers/%s/traits" % hv.id, microversion="1.6").json()
+        traits = set(current["traits"]) - {PINNED_TRAIT}
+        if present:
+            traits.add(PINNED_TRAIT)
+        response = placement.put("/resource_providers/%s/traits" % hv.id, microversion="1.6",
+                                 json={"traits": sorted(traits),
+                                       "resource_provider_generation": current["resource_provider_generation"]})
+        if response.status_code == 200:
+            return
+        time.sleep(0.5)
+    raise AssertionError("could not set the traits of %s: %s" % (hv.id, response.text))
+
+
 @pytest.fixture
 def pinned_flavor(cloud):
     """A flavor that needs a trait only fake-compute-2 has: its instances can go nowhere else."""
-    placement = cloud.placement
-    [hv] = [h for h in cloud.compute.hypervisors(details=True) if h.service_details["host"] == "fake-compute-2"]
-
-    def set_trait(present):
-        for _attempt in range(20):   # nova may update the provider's traits at the same moment
-            current = placement.get("/resource_providers/%s/traits" % hv.id, microversion="1.6").json()
-            traits = set(current["traits"]) - {PINNED_TRAIT}
-            if present:
-                traits.add(PINNED_TRAIT)
-            response = placement.put("/resource_providers/%s/traits" % hv.id, microversion="1.6",
-                                     json={"traits": sorted(traits),
-                                           "resource_provider_generation": current["resource_provider_generation"]})
-            if response.status_code == 200:
-                return
-            time.sleep(0.5)
-        raise AssertionError("could not set the traits of %s: %s" % (hv.id, response.text))
-
-    placement.put("/traits/%s" % PINNED_TRAIT, microversion="1.6")
-    set_trait(True)
+    cloud.placement.put("/traits/%s" % PINNED_TRAIT, microversion="1.6")
+    set_pinned_trait(cloud, "fake-compute-2", True)
     flavor = cloud.compute.create_flavor(name="osops.it.pinned", ram=64, vcpus=1, disk=1)
     cloud.compute.create_flavor_extra_specs(flavor, {"trait:%s" % PINNED_TRAIT: "required"})
     yield flavor.name
     cloud.compute.delete_flavor(flavor)
-    set_trait(False)
+    set_pinned_trait(cloud, "fake-compute-2", False)
 
 
 def test_a_failed_migration_is_reported_and_the_rest_still_move(server_host, ansible, cloud, pinned_flavor, boot):
@@ -241,4 +249,128 @@ def test_bad_destinations_are_refused_before_anything_changes(ansible, cloud):
     assert run.rc != 0 and "destination_host 'fake-compute' has no nova-compute service" in run.task()["msg"]
     run = ansible(tasks=[task("host_drain", host=HOST, destination_aggregate="no-such-aggregate")])
     assert run.rc != 0 and "destination_aggregate 'no-such-aggregate' does not exist" in run.task()["msg"]
+    assert service(cloud, HOST).status == "enabled"
+
+
+# ---------------------------------------------------------------- drains that survive faults
+
+def wait_until(condition, what, timeout=180):
+    """Wait for a condition of the cloud (not a timed assert: the limit only ends a hung test)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("gave up waiting for " + what)
+
+
+def in_background(run, **kwargs):
+    """Start an ansible run in a thread; returns (thread, holder) with holder['run'] once done."""
+    holder = {}
+    thread = threading.Thread(target=lambda: holder.setdefault("run", run(**kwargs)))
+    thread.start()
+    return thread, holder
+
+
+def progress_lines(path):
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def pause_nova_api(seconds):
+    """Stop nova-api, wait, start it again: a real outage of the compute API."""
+    return subprocess.Popen([OSBOX, "pause", "nova-api", str(seconds)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_nova_api_outage_mid_drain_is_ridden_out(ansible, cloud, boot, tmp_path):
+    servers = boot([(HOST, "ACTIVE")] * 3)
+    progress = tmp_path / "progress.jsonl"
+    thread, out = in_background(ansible, tasks=[task("host_drain", host=HOST, concurrency=1,
+                                                     progress_file=str(progress), **FAST)])
+    try:
+        wait_until(lambda: len(progress_lines(progress)) >= 2, "the first move to end")
+        done_when_it_stopped = len(progress_lines(progress)) - 1
+        outage = pause_nova_api(10)
+        output = outage.communicate(timeout=300)[0]
+    finally:
+        thread.join()
+    assert outage.returncode == 0, output
+    assert done_when_it_stopped < 3            # the API went away with moves still to do
+    run = out["run"]
+    records = by_id(run.task()["instances"])
+    mine = [records[s.id] for s in servers]         # other tests may have servers on HOST too
+    assert all(r["result"] == "moved" for r in mine), mine
+    assert not set(s.id for s in servers) & set(servers_on(cloud, HOST))
+    # it may fail only for servers of other tests that nova cannot move
+    assert run.rc == 0 or not any(s.id in run.task()["msg"] for s in servers), run.output
+    assert [line["done"] for line in progress_lines(progress)] == list(range(len(records) + 1))
+
+
+def test_an_api_that_stays_away_fails_with_every_record_and_the_moves_still_running(ansible, cloud, boot, tmp_path):
+    servers = boot([(HOST, "ACTIVE")] * 3)
+    progress = tmp_path / "progress.jsonl"
+    thread, out = in_background(ansible, tasks=[task("host_drain", host=HOST, concurrency=1, api_retry_timeout=3,
+                                                     progress_file=str(progress), **FAST)])
+    outage = None
+    try:
+        wait_until(lambda: len(progress_lines(progress)) >= 2, "the first move to end")
+        outage = pause_nova_api(15)            # longer than api_retry_timeout, then back
+        thread.join()
+    finally:
+        thread.join()
+        if outage is not None:
+            output = outage.communicate(timeout=300)[0]
+    assert outage.returncode == 0, output
+    run = out["run"]
+    assert run.rc != 0
+    result = run.task()
+    # the module's own failure with the reason, not a crash
+    assert result["msg"].startswith("Could not move off") and "did not answer" in result["msg"], result["msg"]
+    records = by_id(result["instances"])
+    assert set(s.id for s in servers) <= set(records)              # every record, none lost
+    results = sorted(records[s.id]["result"] for s in servers)
+    assert set(results) <= {"moved", "still_running", "not_started"}, results
+    assert set(results) & {"still_running", "not_started"}
+    for record in records.values():
+        if record["result"] == "still_running":
+            assert record["name"] in result["msg"] and "Still moving in nova" in result["msg"]
+    lines = progress_lines(progress)
+    assert sorted(line["id"] for line in lines[1:]) == sorted(records)   # a line for each
+    assert result["summary"]["total"] == len(records)
+
+
+def test_an_instance_moved_by_hand_while_queued_is_not_moved_again(ansible, cloud, boot, server_host):
+    servers = boot([(HOST, "ACTIVE")] * 3)
+    mine = set(s.id for s in servers)
+    # the order the drain takes them in: nova's listing order
+    queue = [s.id for s in cloud.compute.servers(all_projects=True, compute_host=HOST) if s.id in mine]
+    assert sorted(queue) == sorted(mine)
+    by_hand = queue[-1]
+    thread, out = in_background(ansible, tasks=[task("host_drain", host=HOST, concurrency=1, **FAST)])
+    try:
+        first = queue[0]
+        wait_until(lambda: cloud.compute.get_server(first).task_state or server_host(first) != HOST,
+                   "the drain to start its first move")
+        cloud.compute.live_migrate_server(by_hand, host="fake-compute-3", block_migration="auto")
+    finally:
+        thread.join()
+    run = out["run"]
+    assert run.rc == 0, run.output
+    records = by_id(run.task()["instances"])
+    assert records[by_hand]["result"] == "moved_elsewhere", records[by_hand]
+    assert records[by_hand]["destination"] == "fake-compute-3" == server_host(by_hand)
+    migrations = cloud.compute.get("/os-migrations", params={"instance_uuid": by_hand},
+                                   microversion="2.59").json()["migrations"]
+    assert len(migrations) == 1                # only the move by hand
+    assert [records[i]["result"] for i in queue[:2]] == ["moved", "moved"]
+    assert servers_on(cloud, HOST) == []
+
+
+def test_an_unwritable_progress_file_is_reported_before_anything_changes(ansible, cloud):
+    run = ansible(tasks=[task("host_drain", host=HOST, progress_file="/etc/hostname/progress.jsonl")])
+    assert run.rc != 0
+    assert run.task()["msg"].startswith("progress_file /etc/hostname/progress.jsonl cannot be written")
     assert service(cloud, HOST).status == "enabled"

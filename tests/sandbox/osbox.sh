@@ -7,6 +7,7 @@
 #   tests/sandbox/osbox.sh stop      stop every process it started
 #   tests/sandbox/osbox.sh restart NAME   restart one process (keystone, nova-compute-HOST, nova-api@127.0.0.2, ...)
 #                                    from its venv link $OSBOX_HOME/venvs/NAME
+#   tests/sandbox/osbox.sh pause NAME SECONDS   stop one process, wait, start it again (an outage for fault tests)
 #   tests/sandbox/osbox.sh status    which processes run
 #   tests/sandbox/osbox.sh reset     stop and forget the data (next start is cold)
 #   tests/sandbox/osbox.sh env       print the environment to eval: OS_CLIENT_CONFIG_FILE, OS_CLOUD
@@ -28,8 +29,10 @@ case $cmd in
   start) osbox_install; osbox_render; osbox_start ;;
   stop) osbox_stop ;;
   restart) [ -n "${2:-}" ] || { echo "usage: $0 restart NAME" >&2; exit 2; }; osbox_env; osbox_restart "$2" ;;
+  pause) [ -n "${3:-}" ] || { echo "usage: $0 pause NAME SECONDS" >&2; exit 2; }
+         osbox_env; stop_group "$2"; sleep "$3"; osbox_restart "$2" ;;
   status) osbox_status ;;
   reset) osbox_stop; rm -rf "$OSBOX_HOME/data" "$OSBOX_HOME/logs" "$OSBOX_HOME/run" "$OSBOX_HOME/venvs" ;;
   env) printf 'export OS_CLIENT_CONFIG_FILE=%s/clouds.yaml\nexport OS_CLOUD=osbox\n' "$OSBOX_HOME" ;;
-  *) echo "usage: $0 install|install-venv|start|stop|restart NAME|status|reset|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-venv|start|stop|restart NAME|pause NAME SECONDS|status|reset|env" >&2; exit 2 ;;
 esac

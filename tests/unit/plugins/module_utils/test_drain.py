@@ -255,3 +255,156 @@ def test_adaptive_polling_notices_quick_moves_soon_and_long_ones_every_poll_inte
     assert records[1]["seconds"] <= 62.0
     assert sleeps[0] == 0.25 and max(sleeps) == 2.0
     assert len(sleeps) < 60                        # not a request every 0.25 s for a minute
+
+
+# ---------------------------------------------------------------- faults, re-reads, merged reruns
+
+class Outage(Exception):
+    """What the driver raises once the API stayed away for the whole retry time."""
+
+
+class FlakyNova(FakeNova):
+    """FakeNova whose API goes away for good at ``down_at`` (every call after it raises Outage)."""
+
+    def __init__(self, clock, durations, down_at, **kwargs):
+        super(FlakyNova, self).__init__(clock, durations, **kwargs)
+        self.down_at = down_at
+
+    def _check(self):
+        if self.clock() >= self.down_at:
+            raise Outage("The compute API did not answer for 120s")
+
+    def start(self, record):
+        self._check()
+        return super(FlakyNova, self).start(record)
+
+    def poll(self, records):
+        self._check()
+        return super(FlakyNova, self).poll(records)
+
+
+def test_an_api_that_stays_away_ends_the_run_with_every_record_and_names_the_moves_in_flight():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE"), ("c", "ACTIVE"), ("d", "ACTIVE")])
+    nova = FlakyNova(clock, {"a": 1, "b": 50, "c": 50, "d": 1}, down_at=5)
+    seen = []
+    runner = drain.MoveRunner(nova, concurrency=2, poll_interval=1, clock=clock, sleep=clock.sleep,
+                              error_types=(RuntimeError,), outage_types=(Outage,),
+                              on_progress=lambda done, total, record: seen.append(record["id"]))
+    assert runner.run(records) is records
+    assert [r["result"] for r in records] == [drain.MOVED, drain.STILL_RUNNING, drain.STILL_RUNNING,
+                                              drain.NOT_STARTED]
+    assert "may still finish" in records[1]["error"] and "did not answer" in records[1]["error"]
+    assert records[3]["error"] == "not started: The compute API did not answer for 120s"
+    assert runner.outage == "The compute API did not answer for 120s"
+    assert sorted(seen) == ["a", "b", "c", "d"]           # a progress line for each
+    assert all(not k.startswith("_") for r in records for k in r)
+    assert clock.now == 5.0                               # stopped at once, not at the timeouts
+
+
+def test_an_outage_at_the_first_start_leaves_everything_not_started():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "SHUTOFF")])
+    nova = FlakyNova(clock, {"a": 1, "b": 1}, down_at=0)
+    drain.MoveRunner(nova, clock=clock, sleep=clock.sleep, error_types=(RuntimeError,),
+                     outage_types=(Outage,)).run(records)
+    assert [r["result"] for r in records] == [drain.NOT_STARTED, drain.NOT_STARTED]
+
+
+def test_a_failing_poll_is_named_when_the_move_times_out():
+    clock = Clock()
+    records = _records([("a", "ACTIVE")])
+    nova = FakeNova(clock, {"a": 100})
+
+    def broken_poll(records):
+        raise RuntimeError("HTTP 500 from nova")
+    nova.poll = broken_poll
+    drain.MoveRunner(nova, clock=clock, sleep=clock.sleep, poll_interval=1, instance_timeout=5,
+                     error_types=(RuntimeError,)).run(records)
+    assert records[0]["result"] == drain.TIMEOUT
+    assert "the last look at nova failed: HTTP 500 from nova" in records[0]["error"]
+
+
+class ReReadingNova(FakeNova):
+    """FakeNova whose start reads the instance first: ``elsewhere`` moved, ``busy`` {id: rounds}."""
+
+    def __init__(self, clock, durations, elsewhere=(), deleted=(), busy=None, **kwargs):
+        super(ReReadingNova, self).__init__(clock, durations, **kwargs)
+        self.elsewhere, self.deleted, self.busy = set(elsewhere), set(deleted), dict(busy or {})
+        self.start_calls = []
+
+    def start(self, record):
+        self.start_calls.append(record["id"])
+        if record["id"] in self.deleted:
+            return drain.GONE
+        if record["id"] in self.elsewhere:
+            record["destination"] = "compute-9"
+            return drain.MOVED_ELSEWHERE
+        if self.busy.get(record["id"], 0) > 0:
+            self.busy[record["id"]] -= 1
+            return drain.BUSY
+        return super(ReReadingNova, self).start(record)
+
+
+def test_an_instance_moved_by_someone_else_is_recorded_not_moved_again():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE"), ("c", "ACTIVE")])
+    nova = ReReadingNova(clock, {"a": 2, "c": 2}, elsewhere={"b"}, deleted={"c"})
+    _runner(nova, clock, concurrency=1, stop_on_failure=True).run(records)
+    assert [r["result"] for r in records] == [drain.MOVED, drain.MOVED_ELSEWHERE, drain.GONE]
+    assert records[1]["destination"] == "compute-9"
+    assert "b" not in nova.started and drain.unsuccessful(records) == []
+
+
+def test_a_busy_instance_is_asked_again_and_the_others_go_on_meanwhile():
+    clock = Clock()
+    records = _records([("busy", "ACTIVE"), ("b", "ACTIVE")])
+    nova = ReReadingNova(clock, {"busy": 1, "b": 3}, busy={"busy": 2})
+    _runner(nova, clock, concurrency=1).run(records)
+    assert [r["result"] for r in records] == [drain.MOVED, drain.MOVED]
+    assert nova.start_calls[:2] == ["busy", "b"] and nova.start_calls.count("busy") == 3
+
+
+def test_an_instance_busy_for_longer_than_the_instance_timeout_times_out():
+    clock = Clock()
+    records = _records([("busy", "ACTIVE")])
+    nova = ReReadingNova(clock, {"busy": 1}, busy={"busy": 1000})
+    _runner(nova, clock, instance_timeout=10).run(records)
+    assert records[0]["result"] == drain.TIMEOUT and "kept it busy" in records[0]["error"]
+    assert clock.now == 10.0
+
+
+def _done(record_id, result, origin="compute-1", destination="compute-2"):
+    record = drain.new_record({"id": record_id, "name": record_id, "status": "ACTIVE"}, origin, "live",
+                              destination)
+    record["result"] = result
+    return record
+
+
+def test_a_rerun_keeps_what_the_first_run_moved_so_return_sends_it_home():
+    first = [_done("a", drain.MOVED), _done("b", drain.FAILED, destination=None),
+             _done("gone-by-hand", drain.FAILED), _done("x", drain.MOVED, origin="compute-5")]
+    second = [_done("b", drain.MOVED, destination="compute-3")]
+    merged = drain.merge_records(first, second, "compute-1")
+    by = dict((r["id"], r) for r in merged)
+    assert sorted(by) == ["a", "b"]                                   # other hosts, unmoved ones: out
+    assert by["a"]["result"] == drain.MOVED and by["a"]["origin"] == "compute-1"
+    assert by["a"]["destination"] == "compute-2"
+    assert by["b"] is second[0] and by["b"]["destination"] == "compute-3"
+    assert set(by["a"]) == set(second[0])                              # the record keys, no more
+    assert drain.merge_records([], second, "compute-1") == second
+
+
+def test_a_rerun_that_finds_an_instance_back_on_the_host_takes_its_new_record():
+    first = [_done("a", drain.MOVED)]
+    second = [_done("a", drain.FAILED, destination=None)]
+    merged = drain.merge_records(first, second, "compute-1")
+    assert merged == second and drain.unsuccessful(merged) == second
+
+
+def test_left_on_host_reports_what_nova_still_lists_there():
+    records = [_done("a", drain.MOVED), _done("b", drain.FAILED), _done("c", drain.LEFT)]
+    newcomers = drain.left_on_host(records, [{"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": "new"}], "compute-1")
+    assert [r["result"] for r in records] == [drain.STILL_ON_HOST, drain.FAILED, drain.LEFT]
+    assert "still lists it on compute-1" in records[0]["error"] and records[0]["destination"] == "compute-1"
+    assert newcomers == [{"id": "new"}]
