@@ -28,7 +28,6 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     import openstack
-    from keystoneauth1 import exceptions as ksa_exceptions
     from openstack import exceptions as sdk_exceptions
     from openstack import utils as sdk_utils
     from openstack.config import loader as sdk_loader
