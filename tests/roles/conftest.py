@@ -4,10 +4,14 @@ The hosts come from tests/lib/testhosts.sh (ensure_testhosts: podman, its config
 cached images); tests/run.sh calls it before pytest, and the fixture calls it again (a no-op
 when warm) so that ``pytest tests/roles`` also works alone.
 """
+import fcntl
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -41,6 +45,34 @@ def testhosts():
     for key in _ENV_KEYS:
         os.environ[key] = env[key]
     return env
+
+
+@pytest.fixture(scope="session")
+def sslyze():
+    """The sslyze command, from a venv of its own (its pinned cryptography and nassl stay out of the tools venv).
+
+    Made from tests/lib/sslyze-requirements.txt at $OSOPS_CACHE/sslyze-venv/<sslyze version>-<hash of the
+    file> the first time, reused afterwards; a venv whose install did not finish is made again.
+    """
+    requirements = os.path.join(ROOT, "tests", "lib", "sslyze-requirements.txt")
+    with open(requirements, "rb") as handle:
+        content = handle.read()
+    version = re.search(rb"^sslyze==(\S+)$", content, re.M).group(1).decode()
+    parent = os.path.join(os.environ.get("OSOPS_CACHE", os.path.join(ROOT, "tests", "output")), "sslyze-venv")
+    venv = os.path.join(parent, "%s-%s" % (version, hashlib.sha256(content).hexdigest()[:8]))
+    installed = os.path.join(venv, ".installed")
+    os.makedirs(parent, exist_ok=True)
+    with open(os.path.join(parent, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)    # another session making the same venv
+        if not os.path.exists(installed):
+            shutil.rmtree(venv, ignore_errors=True)
+            for label, argv in (("venv", [sys.executable, "-m", "venv", venv]),
+                                ("pip install", [os.path.join(venv, "bin", "pip"), "install", "-q",
+                                                 "--disable-pip-version-check", "-r", requirements])):
+                proc = _timed("sslyze %s %s" % (version, label), argv)
+                assert proc.returncode == 0, "sslyze %s: %s failed:\n%s" % (version, label, proc.stderr[-3000:])
+            open(installed, "w").close()
+    return os.path.join(venv, "bin", "sslyze")
 
 
 class Hosts(object):

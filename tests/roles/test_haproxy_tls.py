@@ -10,8 +10,10 @@ import datetime
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
+import subprocess
 import threading
 import time
 
@@ -27,6 +29,10 @@ NODES = ["haproxy-lb"]
 GROUP = "haproxy"
 LB = "haproxy-lb"
 DBS = ["haproxy-db1", "haproxy-db2", "haproxy-db3"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the scenario's test CA, made by prepare.yml on this machine (extensions/molecule/haproxy_tls/vars/pki.yml)
+TEST_CA = os.path.join(os.environ.get("OSOPS_CACHE", os.path.join(ROOT, "tests", "output")),
+                       "roles", SCENARIO, "pki", "ca.pem")
 
 
 def _insecure_context():
@@ -92,10 +98,10 @@ def _fingerprint(hosts):
             hosts.sh(LB, "ls -l --time-style=+%s /etc/haproxy/certs"))
 
 
-def _converge(hosts, *extra_vars):
+def _converge(hosts, *extra_vars, diff=False):
     """The role as converge.yml runs it, on the haproxy host only, with changed settings."""
     backends = [{"name": db, "address": hosts.ip(db)} for db in DBS]
-    args = ["-e", json.dumps({"scenario_backends": backends})]
+    args = ["-e", json.dumps({"scenario_backends": backends})] + (["--diff"] if diff else [])
     for extra in extra_vars:
         args += ["-e", json.dumps(extra)]
     proc = hosts.playbook("extensions/molecule/haproxy_tls/role.yml", *args,
@@ -173,6 +179,45 @@ def test_tls_1_2_and_1_3_only(hosts, old_tls_server):
         assert _handshake(hosts.ip(LB), 5000, version) is None, "haproxy accepted %s" % version
     assert _handshake(hosts.ip(LB), 5000, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
     assert _handshake(hosts.ip(LB), 5000, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+
+
+def _tls_ports(hosts):
+    """The port of every TLS bind line haproxy reads (haproxy.cfg and the stats file)."""
+    lines = hosts.sh(LB, "grep -h '^ *bind .* ssl ' /etc/haproxy/haproxy.cfg /etc/haproxy/osops-stats.cfg")
+    return sorted(int(re.match(r"\s*bind \S+:(\d+) ", line).group(1)) for line in lines.splitlines())
+
+
+def _mozilla_verdicts(output):
+    """sslyze's Mozilla check per port: the names of the criteria it failed (empty: compliant)."""
+    verdicts, port = {}, None
+    for line in output[output.index("Checking results against Mozilla"):].splitlines():
+        server = re.match(r"\s+\S+:(\d+)(?: \S+)?: (OK - Compliant|FAILED - Not compliant|ERROR)", line)
+        if server:
+            port = int(server.group(1))
+            verdicts[port] = ["scan error"] if server.group(2) == "ERROR" else []
+            continue
+        issue = re.match(r"\s+\* (\w+): ", line)
+        if issue and port is not None:
+            verdicts[port].append(issue.group(1))
+    return verdicts
+
+
+def test_every_tls_frontend_is_compliant_with_mozilla_intermediate(hosts, sslyze):
+    """sslyze grades every TLS frontend (the APIs and the stats page) against Mozilla's intermediate profile.
+
+    The certificate comes from the scenario's test CA, which sslyze is given: with it nothing is left
+    that only a public CA could satisfy (sslyze's Mozilla check does not look at OCSP stapling or
+    certificate transparency), so every frontend must be compliant outright.
+    """
+    ports = _tls_ports(hosts)
+    assert ports == [1936, 5000, 8774]
+    targets = ["%s:%d{%s}" % (LB, port, hosts.ip(LB)) for port in ports]
+    proc = subprocess.run([sslyze, "--mozilla_config=intermediate", "--certinfo_ca_file=%s" % TEST_CA] + targets,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert "Checking results against Mozilla" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = proc.stdout[proc.stdout.index("Checking results against Mozilla"):]
+    assert _mozilla_verdicts(proc.stdout) == {port: [] for port in ports}, report
+    assert proc.returncode == 0, report
 
 
 def test_requests_reach_every_backend_with_forwarded_proto_and_hsts(hosts):
@@ -332,15 +377,19 @@ def test_an_unknown_server_is_a_clear_error(hosts):
 
 
 def test_reload_keeps_established_connections(hosts):
+    """A changed setting and a new certificate (here the role's self-signed one) are applied by a reload."""
     held = _db(hosts)
     before = _fingerprint(hosts)
     try:
-        rc, output = _converge(hosts, {"haproxy_tls_check_interval_ms": 2500})
+        rc, output = _converge(hosts, {"haproxy_tls_check_interval_ms": 2500, "haproxy_tls_certificate_source": "selfsigned",
+                                       "haproxy_tls_certificate_name": "lab",
+                                       "haproxy_tls_selfsigned_subject_alt_names": ["DNS:%s" % LB]})
         assert rc == 0, output[-4000:]
         after = _fingerprint(hosts)
         assert after[0] != before[0]          # the configuration changed
         assert after[1] == before[1]          # same master process: reloaded, not restarted
         assert "inter 2500" in hosts.sh(LB, "cat /etc/haproxy/haproxy.cfg")
+        _until("the self-signed certificate is served", lambda: _served_is_self_signed(hosts), timeout=20)
         with held.cursor() as cursor:
             cursor.execute("SELECT @@hostname")
             assert cursor.fetchone()[0] == "haproxy-db1"
@@ -348,6 +397,34 @@ def test_reload_keeps_established_connections(hosts):
         held.close()
         rc, output = _converge(hosts)
         assert rc == 0, output[-4000:]
+        hosts.sh(LB, "rm -f /etc/haproxy/certs/lab.pem /etc/haproxy/certs/lab.pem.key")
+
+
+def _served_is_self_signed(hosts):
+    served = x509.load_der_x509_certificate(_peer_certificate(hosts))
+    return served.subject == served.issuer and served.subject.rfc4514_string() == "CN=%s" % LB
+
+
+def _main_pid(hosts):
+    return hosts.sh(LB, "systemctl show -p MainPID --value haproxy")
+
+
+def test_a_new_stats_password_is_applied_by_a_reload(hosts):
+    """Only the password changes: haproxy reloads (same master process), never restarts."""
+    pid = _main_pid(hosts)
+    try:
+        rc, output = _converge(hosts, {"haproxy_tls_stats_password": "osops-stats-new"}, diff=True)
+        assert rc == 0, output[-4000:]
+        assert "osops-stats-new" not in output    # nor in the diff
+        assert _main_pid(hosts) == pid
+        _until("the new password is taken", lambda: _https(hosts, 1936, auth="admin:osops-stats-new")[0] == 200)
+        assert _https(hosts, 1936, auth="admin:osops-stats-test")[0] == 401
+        assert "osops-stats-new" not in hosts.sh(LB, "cat /etc/haproxy/haproxy.cfg")
+    finally:
+        rc, output = _converge(hosts)
+        assert rc == 0, output[-4000:]
+    _until("the old password is back", lambda: _https(hosts, 1936, auth="admin:osops-stats-test")[0] == 200)
+    assert _main_pid(hosts) == pid
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -398,7 +475,8 @@ def test_certificate_near_expiry_warns_or_fails_as_configured(hosts, expiring_ce
         assert rc == 0, output[-4000:]
         hosts.sh(LB, "rm -f /etc/haproxy/certs/expiring.pem /etc/haproxy/certs/expiring.pem.key")
     served = x509.load_der_x509_certificate(_peer_certificate(hosts))
-    assert served.subject == served.issuer    # the self-signed one again
+    with open(TEST_CA, "rb") as handle:
+        assert served.issuer == x509.load_pem_x509_certificate(handle.read()).subject   # the test CA's one again
     assert served.not_valid_after > datetime.datetime.now() + datetime.timedelta(days=300)
 
 

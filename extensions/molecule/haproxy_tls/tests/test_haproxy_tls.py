@@ -8,7 +8,7 @@ def test_haproxy_runs_and_starts_at_boot(host):
 
 
 def test_running_configuration_is_valid(host):
-    host.run_expect([0], "OSOPS_HAPROXY_STATS_AUTH=a:b haproxy -c -q -f /etc/haproxy/haproxy.cfg")
+    host.run_expect([0], "haproxy -c -q -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/osops-stats.cfg")
 
 
 def test_configuration_and_key_are_private(host):
@@ -16,13 +16,13 @@ def test_configuration_and_key_are_private(host):
     assert (cfg.user, cfg.group, cfg.mode) == ("root", "haproxy", 0o640)
     key = host.file("/etc/haproxy/certs/openstack.pem.key")
     assert (key.user, key.mode) == ("root", 0o600)
-    env = host.file("/etc/haproxy/osops-stats.env")
-    assert env.mode == 0o600
+    stats = host.file("/etc/haproxy/osops-stats.cfg")
+    assert (stats.user, stats.mode) == ("root", 0o600)
 
 
 def test_stats_password_is_not_in_the_configuration(host):
     assert "osops-stats-test" not in host.file("/etc/haproxy/haproxy.cfg").content_string
-    assert "osops-stats-test" in host.file("/etc/haproxy/osops-stats.env").content_string
+    assert "osops-stats-test" in host.file("/etc/haproxy/osops-stats.cfg").content_string
 
 
 def test_every_frontend_listens(host):
