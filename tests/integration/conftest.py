@@ -40,6 +40,18 @@ def computes_enabled(cloud):
     reset()
 
 
+@pytest.fixture
+def disable_service(cloud):
+    """Disable a compute service with a reason as a person would, also when it is already disabled
+    (the SDK's update_service would send the reason alone, which nova refuses)."""
+    def disable(host, reason):
+        [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == host]
+        response = cloud.compute.put("/os-services/%s" % svc.id, microversion="2.53",
+                                     json={"status": "disabled", "disabled_reason": reason})
+        assert response.status_code == 200, response.text
+    return disable
+
+
 class PlaybookRun(object):
     def __init__(self, proc, parsed):
         self.rc = proc.returncode

@@ -2,6 +2,7 @@
 
 What moved is read back from Nova (openstacksdk), not taken from what the module said.
 """
+import re
 import time
 
 import pytest
@@ -13,6 +14,7 @@ HOST = "fake-compute-1"
 NEIGHBOUR = "fake-compute-10"   # HOST is a prefix of its name
 FAST = dict(poll_interval=0.5)
 PINNED_TRAIT = "CUSTOM_OSOPS_PINNED"
+OURS = r"osops:%s \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ %s"   # _compute.owned_reason
 
 
 def task(module, register=None, **args):
@@ -47,7 +49,7 @@ def test_drain_moves_every_state_it_can_then_return_sends_them_home(server_host,
     assert servers_on(cloud, HOST) == []
     assert server_host(neighbour.id) == NEIGHBOUR
     svc = service(cloud, HOST)
-    assert (svc.status, svc.disabled_reason) == ("disabled", "CHG-7 kernel upgrade")
+    assert svc.status == "disabled" and re.fullmatch(OURS % ("host_drain", "CHG-7 kernel upgrade"), svc.disabled_reason)
 
     records = by_id(result["instances"])
     assert sorted(records) == sorted([active.id, shutoff.id, paused.id])
@@ -61,7 +63,7 @@ def test_drain_moves_every_state_it_can_then_return_sends_them_home(server_host,
         assert record["seconds"] > 0
     assert result["summary"]["moved"] == result["summary"]["total"] == 3
     assert result["diff"]["before"]["service"]["status"] == "enabled"
-    assert result["diff"]["after"] == {"service": {"status": "disabled", "disabled_reason": "CHG-7 kernel upgrade"},
+    assert result["diff"]["after"] == {"service": {"status": "disabled", "disabled_reason": svc.disabled_reason},
                                        "instances": []}
 
     again = ansible(tasks=[task("host_drain", **drain)])
@@ -190,7 +192,7 @@ def test_evacuate_refuses_a_live_host_and_works_once_it_is_forced_down(ansible, 
     assert servers_on(cloud, "fake-compute-3") == sorted([active.id, shutoff.id])
     assert service(cloud, "fake-compute-3").status == "enabled"
 
-    evacuate = dict(host="fake-compute-3", force_down=True, disabled_reason="INC-9 fenced", **FAST)
+    evacuate = dict(host="fake-compute-3", force_down=True, fenced=True, disabled_reason="INC-9 fenced", **FAST)
     run = ansible(tasks=[task("host_evacuate", **evacuate)])
     assert run.rc == 0, run.output
     records = by_id(run.task()["instances"])
@@ -200,11 +202,33 @@ def test_evacuate_refuses_a_live_host_and_works_once_it_is_forced_down(ansible, 
         assert records[server.id]["destination"] == now.compute_host != "fake-compute-3"
         assert now.status == server.status    # running ones run again, shut-off ones stay off
     svc = service(cloud, "fake-compute-3")
-    assert (svc.status, svc.disabled_reason, svc.is_forced_down) == ("disabled", "INC-9 fenced", True)
+    assert (svc.status, svc.is_forced_down) == ("disabled", True)
+    assert re.fullmatch(OURS % ("host_evacuate", "INC-9 fenced"), svc.disabled_reason)
 
     again = ansible(tasks=[task("host_evacuate", **evacuate)])
     assert again.rc == 0, again.output
     assert again.task()["changed"] is False
+
+
+def test_force_down_of_a_host_with_a_recent_heartbeat_needs_fenced(ansible, cloud):
+    """A live fake compute (heartbeats every few seconds): force_down alone is refused, nothing changes."""
+    host = "fake-compute-3"
+    on_host = servers_on(cloud, host)
+    for check in (True, False):
+        refused = ansible(tasks=[task("host_evacuate", host=host, force_down=True, **FAST)], check=check)
+        assert refused.rc != 0, refused.output
+        msg = refused.task()["msg"]
+        assert msg.startswith("The nova-compute service of fake-compute-3 was last heard from "), msg
+        assert msg.endswith("Power it off or fence it, then run again with fenced=true.")
+        svc = service(cloud, host)
+        assert (svc.status, svc.disabled_reason, svc.is_forced_down, svc.state) == ("enabled", None, False, "up")
+        assert servers_on(cloud, host) == on_host
+    fenced = ansible(tasks=[task("host_evacuate", host=host, force_down=True, fenced=True, **FAST)], check=True)
+    assert fenced.rc == 0, fenced.output
+    assert fenced.task()["service"]["forced_down"] is True
+    assert fenced.task()["service"]["disabled_reason"].startswith("osops:host_evacuate ")
+    svc = service(cloud, host)
+    assert (svc.status, svc.is_forced_down) == ("enabled", False)
 
 
 def test_destination_host_takes_everything(server_host, ansible, cloud, boot):
