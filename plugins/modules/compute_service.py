@@ -222,7 +222,6 @@ class ComputeServiceModule(CloudModule):
     )
     module_kwargs = dict(
         required_one_of=[("status", "forced_down")],
-        required_by={"force": "owner"},
         supports_check_mode=True,
     )
 
@@ -230,6 +229,8 @@ class ComputeServiceModule(CloudModule):
         p = self.params
         if p["disabled_reason"] is not None and p["status"] != "disabled":
             self.fail("disabled_reason goes with status=disabled; a service that is enabled has no reason.")
+        if p["force"] and p["owner"] is None:
+            self.fail("force goes with owner: it overrides a reason that is not the owner's.")
         if p["owner"] is not None and not OWNER_PATTERN.match(p["owner"]):
             self.fail("owner %r must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
                       "or digit." % p["owner"])
