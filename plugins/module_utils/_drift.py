@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime
 import re
 
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import disabled_by
+
 # the resource types drift_report and project_cleanup know, in the order project_cleanup deletes them
 RESOURCE_TYPES = ("servers", "floating_ips", "ports", "routers", "networks",
                   "snapshots", "backups", "volumes", "images", "security_groups")
@@ -115,13 +117,19 @@ def disabled_hosts(services, now, days):
     """Disabled compute services disabled for more than ``days``, or since a time nobody wrote down.
 
     Nova does not record when a service was disabled; the date is read from the reason when it
-    holds one (YYYY-MM-DD, as osops.toolkit's own reasons can carry).
+    holds one: the UTC time of osops.toolkit's own reasons (_compute.owned_reason), or a
+    YYYY-MM-DD someone wrote. ``disabled_by`` says who disabled it (_compute.disabled_by), with
+    the service's updated_at as the only time Nova gives for the others.
     """
     found = []
     for service in services:
-        if service.get("status") != "disabled":
+        by = disabled_by(service)
+        if by is None:
             continue
-        match = _DATE.search(service.get("disabled_reason") or "")
+        if by["since_source"] == "reason":
+            match = _DATE.search(by["since"])
+        else:
+            match = _DATE.search(service.get("disabled_reason") or "")
         since = None
         if match:
             try:
@@ -131,7 +139,7 @@ def disabled_hosts(services, now, days):
         age = (now - since).days if since else None
         if age is None or age > days:
             found.append({"host": service["host"], "disabled_reason": service.get("disabled_reason"),
-                          "since": match.group(1) if since else None, "days": age})
+                          "since": match.group(1) if since else None, "days": age, "disabled_by": by})
     return found
 
 

@@ -10,6 +10,8 @@ Plain functions over plain dicts so the join and the filters are unit-tested wit
 
 from __future__ import annotations
 
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import disabled_by
+
 
 def resource_view(inventories, usages):
     """Per resource class: total, reserved, allocation_ratio, capacity, used, free.
@@ -82,6 +84,7 @@ def join_hypervisors(hypervisors, services, aggregates, resources=None):
             "state": svc.get("state", hv.get("state")),
             "status": svc.get("status", hv.get("status")),
             "disabled_reason": svc.get("disabled_reason"),
+            "disabled_by": disabled_by(svc) if svc else None,
             "forced_down": bool(svc.get("forced_down", False)),
             "service_id": svc.get("id"),
             "service_updated_at": svc.get("updated_at"),

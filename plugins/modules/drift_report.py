@@ -111,7 +111,14 @@ report:
       type: list
       elements: dict
     disabled_hosts:
-      description: Long-disabled compute services (C(host), C(disabled_reason), C(since), C(days)).
+      description:
+        - Long-disabled compute services (C(host), C(disabled_reason), C(since), C(days)), and
+          C(disabled_by), who disabled each one - V(osops) (an osops.toolkit job, named in C(job);
+          C(since) exact to the second), V(nova) (build failures), V(libvirt) (C(AUTO:)) or
+          V(other) - as M(osops.toolkit.hypervisor_info) returns it.
+        - Nova keeps no time of disabling; for reasons not written by osops.toolkit, C(since) is a
+          C(YYYY-MM-DD) found in the reason, else null, and C(disabled_by.since) the service's
+          C(updated_at), the time by which it was disabled at the latest.
       type: list
       elements: dict
 counts:

@@ -39,6 +39,11 @@ options:
     description:
       - The reason set on the disabled compute service; shown by
         C(openstack compute service list --long).
+      - It is written as C(osops:host_drain <UTC time> <disabled_reason>), so that what puts the
+        host back (M(osops.toolkit.compute_service) with O(osops.toolkit.compute_service#module:owner=host_drain))
+        enables it only when nobody disabled it for another reason since.
+      - A host that is already disabled for another reason (a person's, Nova's, another job's)
+        keeps that reason, with a warning.
     type: str
     default: drained by osops.toolkit.host_drain
   destination_host:
@@ -197,7 +202,7 @@ diff:
   type: dict
 """
 
-from ansible_collections.osops.toolkit.plugins.module_utils._compute import wanted_service_state
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import owned_service_change
 from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     NOT_STARTED,
     STILL_ON_HOST,
@@ -216,6 +221,10 @@ from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import (
     instance_demands,
     servers_on_host,
 )
+
+
+# the owner of the disabled reason (see _compute.owned_reason); what enables the host again names it
+SERVICE_OWNER = "host_drain"
 
 
 class HostDrainModule(MovesModule):
@@ -249,8 +258,10 @@ class HostDrainModule(MovesModule):
         records = self.records = self.records_for(servers, host, drain_method, "migrate", p["destination_host"])
         self.place(records, servers, destinations)
 
-        after = self.set_service(service, before,
-                                 wanted_service_state(before, "disabled", p["disabled_reason"]))
+        changes, _refusal, note = owned_service_change(before, "disabled", p["disabled_reason"], SERVICE_OWNER)
+        if note:
+            self.warn(note)
+        after = self.set_service(service, before, changes)
         if not self.check_mode:
             # what the scheduler placed here before the service was disabled
             known = set(r["id"] for r in records)

@@ -38,11 +38,32 @@ options:
     description:
       - Mark the host's compute service forced down before evacuating. Set it only when the
         host is fenced (powered off, or cut from storage and network).
+      - Refused when the service's last heartbeat (its C(updated_at)) is less than
+        O(service_down_time) seconds old, because the host may still be alive, and rebuilding
+        the instances of a live host corrupts those on shared storage; unless O(fenced=true).
+        Any write to the service row (for example someone disabling it) also counts as recent.
     type: bool
     default: false
+  fenced:
+    description:
+      - The operator asserts that the host is fenced (powered off through its BMC, or cut from
+        storage and network), so O(force_down=true) goes ahead even though the service's last
+        heartbeat is recent.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  service_down_time:
+    description:
+      - Seconds without a heartbeat after which O(force_down=true) is allowed without O(fenced);
+        set it to nova's C([DEFAULT] service_down_time) (60 unless changed).
+    type: int
+    default: 60
+    version_added: 0.2.0
   disabled_reason:
     description:
-      - The reason set on the disabled compute service.
+      - The reason set on the disabled compute service, written as
+        C(osops:host_evacuate <UTC time> <disabled_reason>) (see M(osops.toolkit.compute_service)'s
+        O(osops.toolkit.compute_service#module:owner)); a host already disabled for another reason keeps it.
     type: str
     default: evacuated by osops.toolkit.host_evacuate
 extends_documentation_fragment:
@@ -72,6 +93,7 @@ EXAMPLES = r"""
     cloud: prod
     host: compute-9
     force_down: true
+    fenced: true  # powered off through its BMC a minute ago
     disabled_reason: "INC-42 PSU failure, fenced"
     concurrency: 5
 """
@@ -101,7 +123,13 @@ service:
   type: dict
 """
 
-from ansible_collections.osops.toolkit.plugins.module_utils._compute import wanted_service_state
+import datetime
+
+from ansible_collections.osops.toolkit.plugins.module_utils._compute import (
+    heartbeat_age,
+    owned_service_change,
+    wanted_service_state,
+)
 from ansible_collections.osops.toolkit.plugins.module_utils._drain import EVACUATE_STATES
 from ansible_collections.osops.toolkit.plugins.module_utils._host_moves import MovesModule
 from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import servers_on_host
@@ -111,12 +139,18 @@ def _evacuate_method(status):
     return "evacuate" if status in EVACUATE_STATES else None
 
 
+# the owner of the disabled reason (see _compute.owned_reason)
+SERVICE_OWNER = "host_evacuate"
+
+
 class HostEvacuateModule(MovesModule):
     verb = "evacuate"
     argument_spec = dict(
         host=dict(type="str", required=True),
         destination_host=dict(type="str"),
         force_down=dict(type="bool", default=False),
+        fenced=dict(type="bool", default=False),
+        service_down_time=dict(type="int", default=60),
         disabled_reason=dict(type="str", default="evacuated by osops.toolkit.host_evacuate"),
     )
 
@@ -132,12 +166,23 @@ class HostEvacuateModule(MovesModule):
                       service=before)
         if p["destination_host"] == host:
             self.fail("destination_host is the host being evacuated (%s)." % host)
+        if p["force_down"] and not before["forced_down"] and not p["fenced"]:
+            age = heartbeat_age(before, datetime.datetime.now(datetime.timezone.utc))
+            if age is None or age < p["service_down_time"]:
+                heard = "%d s ago" % age if age is not None else "at an unknown time"
+                self.fail("The nova-compute service of %s was last heard from %s (updated_at %s, within "
+                          "service_down_time=%s s): the host may be alive, and evacuating a live host "
+                          "corrupts its instances on shared storage. Power it off or fence it, then run "
+                          "again with fenced=true." % (host, heard, before["updated_at"], p["service_down_time"]),
+                          service=before)
 
         servers = servers_on_host(self.compute, host)
         records = self.records = self.records_for(servers, host, _evacuate_method, "evacuate",
                                                   p["destination_host"])
-        changes = wanted_service_state(before, "disabled", p["disabled_reason"],
-                                       forced_down=True if p["force_down"] else None)
+        changes, _refusal, note = owned_service_change(before, "disabled", p["disabled_reason"], SERVICE_OWNER)
+        if note:
+            self.warn(note)
+        changes.update(wanted_service_state(before, forced_down=True if p["force_down"] else None))
         self.set_service(service, before, changes)
         self.run_moves(records)
         self.report(records, "off %s" % host)

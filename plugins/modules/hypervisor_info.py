@@ -118,6 +118,21 @@ hypervisors:
     disabled_reason:
       description: Why the service is disabled; null when enabled.
       type: str
+    disabled_by:
+      description:
+        - Who disabled the compute service, and since when; null when it is enabled.
+        - C(who) is V(osops) (an osops.toolkit job wrote the reason, C(osops:<job> <UTC time> <text>);
+          C(job) names it), V(nova) (C(Auto-disabled due to N build failures), left by older
+          releases), V(libvirt) (C(AUTO:) reasons; the driver enables the host again itself) or
+          V(other) (a person or another tool). C(text) is the reason without our mark.
+        - C(since) is exact for our reasons (C(since_source=reason)). Nova does not record when a
+          service was disabled; for the others C(since) is the service's C(updated_at)
+          (C(since_source=updated_at)), the last write of its row, so the time by which it was
+          disabled at the latest; for a service that is up that is its last heartbeat, which says
+          nothing about when it was disabled.
+      type: dict
+      sample: {"who": "other", "job": null, "since": "2026-12-02T13:10:05.000000",
+               "since_source": "updated_at", "text": "RMA-77 bad DIMM"}
     forced_down:
       description: Whether the compute service is forced down.
       type: bool

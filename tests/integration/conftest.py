@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 
 import openstack
 import pytest
@@ -38,6 +39,18 @@ def computes_enabled(cloud):
     reset()
     yield
     reset()
+
+
+@pytest.fixture
+def disable_service(cloud):
+    """Disable a compute service with a reason as a person would, also when it is already disabled
+    (the SDK's update_service would send the reason alone, which nova refuses)."""
+    def disable(host, reason):
+        [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == host]
+        response = cloud.compute.put("/os-services/%s" % svc.id, microversion="2.53",
+                                     json={"status": "disabled", "disabled_reason": reason})
+        assert response.status_code == 200, response.text
+    return disable
 
 
 class PlaybookRun(object):
@@ -145,3 +158,42 @@ def boot(cloud, request):
         cloud.compute.delete_server(server, ignore_missing=True)
     for server in created:
         cloud.compute.wait_for_delete(server, wait=120, interval=1)
+
+
+PINNED_TRAIT = "CUSTOM_OSOPS_PINNED"
+
+
+def set_pinned_trait(cloud, host, present):
+    """Give (or take away) the trait of pinned_flavor on ``host``'s resource provider."""
+    placement = cloud.placement
+    [hv] = [h for h in cloud.compute.hypervisors(details=True) if h.service_details["host"] == host]
+    for _attempt in range(20):   # nova may update the provider's traits at the same moment
+        current = placement.get("/resource_providers/%s/traits" % hv.id, microversion="1.6").json()
+        traits = set(current["traits"]) - {PINNED_TRAIT}
+        if present:
+            traits.add(PINNED_TRAIT)
+        response = placement.put("/resource_providers/%s/traits" % hv.id, microversion="1.6",
+                                 json={"traits": sorted(traits),
+                                       "resource_provider_generation": current["resource_provider_generation"]})
+        if response.status_code == 200:
+            return
+        time.sleep(0.5)
+    raise AssertionError("could not set the traits of %s: %s" % (hv.id, response.text))
+
+
+@pytest.fixture
+def pinned_flavor(cloud):
+    """A flavor that needs a trait only fake-compute-2 has: its instances can go nowhere else."""
+    cloud.placement.put("/traits/%s" % PINNED_TRAIT, microversion="1.6")
+    set_pinned_trait(cloud, "fake-compute-2", True)
+    flavor = cloud.compute.create_flavor(name="osops.it.pinned", ram=64, vcpus=1, disk=1)
+    cloud.compute.create_flavor_extra_specs(flavor, {"trait:%s" % PINNED_TRAIT: "required"})
+    yield flavor.name
+    cloud.compute.delete_flavor(flavor)
+    set_pinned_trait(cloud, "fake-compute-2", False)
+
+
+@pytest.fixture
+def pinned_trait(cloud):
+    """set_pinned_trait for the sandbox: ``pinned_trait(host, present)``."""
+    return lambda host, present: set_pinned_trait(cloud, host, present)

@@ -3,6 +3,7 @@
 Every assertion on state reads Nova directly (openstacksdk), not what the module said.
 """
 import os
+import re
 import subprocess
 
 import pytest
@@ -81,6 +82,56 @@ def test_forced_down_marks_the_service_down_and_back(ansible, cloud):
     assert run.rc == 0 and run.task()["changed"] is True, run.output
     svc = nova_service(cloud, HOST)
     assert svc.is_forced_down is False and svc.status == "disabled"  # status left as it was
+
+
+def test_owner_writes_a_reason_that_says_who_and_since_when_and_enables_only_that(ansible, cloud):
+    args = dict(host=HOST, status="disabled", disabled_reason="CHG-42 kernel upgrade", owner="patching")
+    first = ansible(tasks=service_task(**args), diff=True)
+    assert first.rc == 0, first.output
+    reason = nova_service(cloud, HOST).disabled_reason
+    assert re.fullmatch(r"osops:patching \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CHG-42 kernel upgrade", reason)
+    result = first.task()
+    assert result["diff"]["after"]["disabled_reason"] == reason
+    assert result["service"]["disabled_by"]["who"] == "osops" and result["service"]["disabled_by"]["job"] == "patching"
+    second = ansible(tasks=service_task(**args))
+    assert second.rc == 0 and second.task()["changed"] is False, second.output
+    assert nova_service(cloud, HOST).disabled_reason == reason
+
+    check = ansible(tasks=service_task(host=HOST, status="enabled", owner="patching"), check=True, diff=True)
+    assert check.rc == 0 and check.task()["changed"] is True, check.output
+    assert check.task()["diff"]["after"] == {"status": "enabled", "disabled_reason": None, "forced_down": False}
+    assert nova_service(cloud, HOST).disabled_reason == reason
+    enable = ansible(tasks=service_task(host=HOST, status="enabled", owner="patching"))
+    assert enable.rc == 0 and enable.task()["changed"] is True, enable.output
+    assert nova_service(cloud, HOST).status == "enabled"
+
+
+def test_owner_refuses_to_enable_a_host_someone_disabled_again_and_force_goes_on(ansible, cloud, disable_service):
+    run = ansible(tasks=service_task(host=HOST, status="disabled", disabled_reason="CHG-43", owner="patching"))
+    assert run.rc == 0, run.output
+    disable_service(HOST, "RMA-77 bad DIMM")
+
+    refused = ansible(tasks=service_task(host=HOST, status="enabled", owner="patching"))
+    assert refused.rc != 0
+    assert refused.task()["msg"] == (
+        "fake-compute-1 stays disabled: it is disabled by someone else (reason 'RMA-77 bad DIMM'), not by "
+        "patching; enable it once that is resolved, or run again with force=true to clear that reason.")
+    svc = nova_service(cloud, HOST)
+    assert (svc.status, svc.disabled_reason) == ("disabled", "RMA-77 bad DIMM")
+
+    # disabling again as that owner keeps the other reason too
+    kept = ansible(tasks=service_task(host=HOST, status="disabled", disabled_reason="CHG-44", owner="patching"))
+    assert kept.rc == 0 and kept.task()["changed"] is False, kept.output
+    assert any("RMA-77 bad DIMM" in w for w in kept.task()["warnings"])
+    assert nova_service(cloud, HOST).disabled_reason == "RMA-77 bad DIMM"
+
+    forced = ansible(tasks=service_task(host=HOST, status="enabled", owner="patching", force=True))
+    assert forced.rc == 0, forced.output
+    result = forced.task()
+    assert result["changed"] is True and result["overridden_reason"] == "RMA-77 bad DIMM"
+    assert any("RMA-77 bad DIMM" in w for w in result["warnings"])
+    svc = nova_service(cloud, HOST)
+    assert (svc.status, svc.disabled_reason) == ("enabled", None)
 
 
 def test_unknown_host_fails_with_a_clear_message(ansible):

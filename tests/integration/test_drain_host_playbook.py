@@ -1,9 +1,9 @@
 """The osops.toolkit.drain_host playbook: validated input, progress while it runs, records, return."""
 import json
+import re
 
 import pytest
 
-from test_host_drain import pinned_flavor, set_pinned_trait  # noqa: F401  pylint: disable=unused-import
 
 
 pytestmark = pytest.mark.usefixtures("computes_enabled")
@@ -28,7 +28,8 @@ def test_drain_shows_progress_keeps_records_and_return_brings_them_back(server_h
     for server in servers:
         assert server_host(server.id) != HOST
     [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
-    assert (svc.status, svc.disabled_reason) == ("disabled", "CHG-99 OVS upgrade")
+    assert svc.status == "disabled"
+    assert re.fullmatch(r"osops:host_drain \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CHG-99 OVS upgrade", svc.disabled_reason)
     records = json.loads((tmp_path / "records.json").read_text())
     assert sorted(r["id"] for r in records if r["result"] == "moved") == sorted(s.id for s in servers)
     lines = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
@@ -40,6 +41,42 @@ def test_drain_shows_progress_keeps_records_and_return_brings_them_back(server_h
         assert server_host(server.id) == HOST
     [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
     assert svc.status == "enabled"
+
+
+def test_return_leaves_a_host_someone_disabled_again_disabled_and_says_why(ansible, cloud, tmp_path,
+                                                                          disable_service):
+    """drain, someone re-disables the host for another reason, return: it stays disabled with that reason.
+
+    The drain is stood in for by what it leaves (the host disabled with host_drain's reason, the
+    records file), so that no instance of the other tests sharing the sandbox is moved; that the
+    drain writes this reason is what test_drain_shows_progress_keeps_records_and_return_brings_them_back
+    checks."""
+    (tmp_path / "records.json").write_text("[]")
+    variables = {"drain_host": HOST, "drain_host_action": "return",
+                 "drain_host_records_file": str(tmp_path / "records.json"),
+                 "drain_host_progress_file": str(tmp_path / "progress.jsonl")}
+    drained = ansible(tasks=[{"osops.toolkit.compute_service": {
+        "host": HOST, "status": "disabled", "disabled_reason": "CHG-100 BIOS update", "owner": "host_drain"}}])
+    assert drained.rc == 0, drained.output
+    disable_service(HOST, "RMA-77 bad DIMM")
+
+    back = ansible(playbook="osops.toolkit.drain_host", extra_vars=variables)
+    assert back.rc != 0
+    tasks = tasks_by_name(back)
+    assert tasks["Put the host back into scheduling"]["msg"] == (
+        "%s stays disabled: it is disabled by someone else (reason 'RMA-77 bad DIMM'), not by host_drain; "
+        "enable it once that is resolved, or run again with force=true to clear that reason." % HOST)
+    assert "Move the instances back" not in tasks
+    [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
+    assert (svc.status, svc.disabled_reason) == ("disabled", "RMA-77 bad DIMM")
+
+    forced = ansible(playbook="osops.toolkit.drain_host", extra_vars=dict(variables, drain_host_force_enable=True))
+    assert forced.rc == 0, forced.output
+    enabled = tasks_by_name(forced)["Put the host back into scheduling"]
+    assert enabled["changed"] is True and enabled["overridden_reason"] == "RMA-77 bad DIMM"
+    assert any("RMA-77 bad DIMM" in w for w in enabled["warnings"])
+    [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
+    assert (svc.status, svc.disabled_reason) == ("enabled", None)
 
 
 @pytest.mark.parametrize("bad, argument_error", [
@@ -64,9 +101,8 @@ def test_a_host_name_that_is_not_one_name_is_refused_before_anything_changes(ans
 
 
 def test_a_drain_run_again_after_a_failed_move_keeps_the_records_and_return_brings_all_home(
-        server_host, ansible, cloud, boot, tmp_path, request):
-    flavor = request.getfixturevalue("pinned_flavor")   # from test_host_drain
-    [pinned] = boot([(HOST, "ACTIVE")], flavor=flavor)     # can go nowhere but HOST at first
+        server_host, ansible, cloud, boot, tmp_path, pinned_flavor, pinned_trait):
+    [pinned] = boot([(HOST, "ACTIVE")], flavor=pinned_flavor)     # can go nowhere but HOST at first
     [movable] = boot([(HOST, "ACTIVE")])
     records_file = tmp_path / "records.json"
     variables = {"drain_host": HOST, "drain_host_records_file": str(records_file),
@@ -76,10 +112,10 @@ def test_a_drain_run_again_after_a_failed_move_keeps_the_records_and_return_brin
     records = dict((r["id"], r) for r in json.loads(records_file.read_text()))
     assert (records[pinned.id]["result"], records[movable.id]["result"]) == ("failed", "moved")
     try:
-        set_pinned_trait(cloud, "fake-compute-3", True)
+        pinned_trait("fake-compute-3", True)
         second = ansible(playbook="osops.toolkit.drain_host", extra_vars=variables)
     finally:
-        set_pinned_trait(cloud, "fake-compute-3", False)
+        pinned_trait("fake-compute-3", False)
     assert second.rc == 0, second.output
     records = dict((r["id"], r) for r in json.loads(records_file.read_text()))
     assert (records[pinned.id]["result"], records[movable.id]["result"]) == ("moved", "moved")

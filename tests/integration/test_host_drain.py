@@ -4,6 +4,7 @@ What moved is read back from Nova (openstacksdk), not taken from what the module
 """
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.usefixtures("computes_enabled")
 HOST = "fake-compute-1"
 NEIGHBOUR = "fake-compute-10"   # HOST is a prefix of its name
 FAST = dict(poll_interval=0.5)
-PINNED_TRAIT = "CUSTOM_OSOPS_PINNED"
 OSBOX = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sandbox", "osbox.sh")
+OURS = r"osops:%s \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ %s"   # _compute.owned_reason
 
 
 def task(module, register=None, **args):
@@ -54,7 +55,7 @@ def test_drain_moves_every_state_it_can_then_return_sends_them_home(server_host,
     assert servers_on(cloud, HOST) == []
     assert server_host(neighbour.id) == NEIGHBOUR
     svc = service(cloud, HOST)
-    assert (svc.status, svc.disabled_reason) == ("disabled", "CHG-7 kernel upgrade")
+    assert svc.status == "disabled" and re.fullmatch(OURS % ("host_drain", "CHG-7 kernel upgrade"), svc.disabled_reason)
 
     records = by_id(result["instances"])
     assert sorted(records) == sorted([active.id, shutoff.id, paused.id])
@@ -68,7 +69,7 @@ def test_drain_moves_every_state_it_can_then_return_sends_them_home(server_host,
         assert 0 < record["seconds"] < took     # each move took part of the run, not nothing or more
     assert result["summary"]["moved"] == result["summary"]["total"] == 3
     assert result["diff"]["before"]["service"]["status"] == "enabled"
-    assert result["diff"]["after"] == {"service": {"status": "disabled", "disabled_reason": "CHG-7 kernel upgrade"},
+    assert result["diff"]["after"] == {"service": {"status": "disabled", "disabled_reason": svc.disabled_reason},
                                        "instances": []}
 
     again = ansible(tasks=[task("host_drain", **drain)])
@@ -117,36 +118,6 @@ def test_capacity_precheck_fails_before_anything_changes(server_host, ansible, c
     assert result["instances"][0]["result"] == "not_started"
     assert server_host(server.id) == "fake-compute-2"
     assert service(cloud, "fake-compute-2").status == "enabled"
-
-
-def set_pinned_trait(cloud, host, present):
-    """Give (or take away) the trait of pinned_flavor on ``host``'s resource provider."""
-    placement = cloud.placement
-    [hv] = [h for h in cloud.compute.hypervisors(details=True) if h.service_details["host"] == host]
-    for _attempt in range(20):   # nova may update the provider's traits at the same moment
-        current = placement.get("/resource_providers/%s/traits" % hv.id, microversion="1.6").json()
-        traits = set(current["traits"]) - {PINNED_TRAIT}
-        if present:
-            traits.add(PINNED_TRAIT)
-        response = placement.put("/resource_providers/%s/traits" % hv.id, microversion="1.6",
-                                 json={"traits": sorted(traits),
-                                       "resource_provider_generation": current["resource_provider_generation"]})
-        if response.status_code == 200:
-            return
-        time.sleep(0.5)
-    raise AssertionError("could not set the traits of %s: %s" % (hv.id, response.text))
-
-
-@pytest.fixture
-def pinned_flavor(cloud):
-    """A flavor that needs a trait only fake-compute-2 has: its instances can go nowhere else."""
-    cloud.placement.put("/traits/%s" % PINNED_TRAIT, microversion="1.6")
-    set_pinned_trait(cloud, "fake-compute-2", True)
-    flavor = cloud.compute.create_flavor(name="osops.it.pinned", ram=64, vcpus=1, disk=1)
-    cloud.compute.create_flavor_extra_specs(flavor, {"trait:%s" % PINNED_TRAIT: "required"})
-    yield flavor.name
-    cloud.compute.delete_flavor(flavor)
-    set_pinned_trait(cloud, "fake-compute-2", False)
 
 
 def test_a_failed_migration_is_reported_and_the_rest_still_move(server_host, ansible, cloud, pinned_flavor, boot):
@@ -198,7 +169,7 @@ def test_evacuate_refuses_a_live_host_and_works_once_it_is_forced_down(ansible, 
     assert servers_on(cloud, "fake-compute-3") == sorted([active.id, shutoff.id])
     assert service(cloud, "fake-compute-3").status == "enabled"
 
-    evacuate = dict(host="fake-compute-3", force_down=True, disabled_reason="INC-9 fenced", **FAST)
+    evacuate = dict(host="fake-compute-3", force_down=True, fenced=True, disabled_reason="INC-9 fenced", **FAST)
     run = ansible(tasks=[task("host_evacuate", **evacuate)])
     assert run.rc == 0, run.output
     records = by_id(run.task()["instances"])
@@ -208,11 +179,32 @@ def test_evacuate_refuses_a_live_host_and_works_once_it_is_forced_down(ansible, 
         assert records[server.id]["destination"] == now.compute_host != "fake-compute-3"
         assert now.status == server.status    # running ones run again, shut-off ones stay off
     svc = service(cloud, "fake-compute-3")
-    assert (svc.status, svc.disabled_reason, svc.is_forced_down) == ("disabled", "INC-9 fenced", True)
+    assert (svc.status, svc.is_forced_down) == ("disabled", True)
+    assert re.fullmatch(OURS % ("host_evacuate", "INC-9 fenced"), svc.disabled_reason)
 
     again = ansible(tasks=[task("host_evacuate", **evacuate)])
     assert again.rc == 0, again.output
     assert again.task()["changed"] is False
+
+
+def test_force_down_of_a_host_with_a_recent_heartbeat_needs_fenced(ansible, cloud):
+    """A live fake compute (heartbeats every few seconds): force_down alone is refused, nothing changes."""
+    host = NEIGHBOUR   # not the host the evacuation test above really evacuates
+    for check in (True, False):
+        refused = ansible(tasks=[task("host_evacuate", host=host, force_down=True, **FAST)], check=check)
+        assert refused.rc != 0, refused.output
+        result = refused.task()
+        assert result["msg"].startswith("The nova-compute service of %s was last heard from " % host), result["msg"]
+        assert result["msg"].endswith("Power it off or fence it, then run again with fenced=true.")
+        assert "instances" not in result    # refused before a record was made, let alone a move
+        svc = service(cloud, host)
+        assert (svc.status, svc.disabled_reason, svc.is_forced_down) == ("enabled", None, False)
+    fenced = ansible(tasks=[task("host_evacuate", host=host, force_down=True, fenced=True, **FAST)], check=True)
+    assert fenced.rc == 0, fenced.output
+    assert fenced.task()["service"]["forced_down"] is True
+    assert fenced.task()["service"]["disabled_reason"].startswith("osops:host_evacuate ")
+    svc = service(cloud, host)
+    assert (svc.status, svc.is_forced_down) == ("enabled", False)
 
 
 def test_destination_host_takes_everything(server_host, ansible, cloud, boot):

@@ -204,6 +204,20 @@ def test_stuck_servers_orphan_allocations_and_long_disabled_hosts(ansible, cloud
         cloud.placement.delete("/allocations/%s" % consumer)
 
 
+def test_disabled_hosts_say_who_disabled_them(ansible, disable_service):
+    disable_service("fake-compute-10", "osops:ovs_upgrade 2026-01-05T08:00:00Z Open vSwitch upgrade to 3.3.1")
+    disable_service("fake-compute-1", "AUTO: Connection to libvirt lost: 1")
+    run = ansible(tasks=task("drift_report", checks=["disabled_hosts"], disabled_after_days=30))
+    assert run.rc == 0, run.output
+    disabled = dict((d["host"], d) for d in run.task()["report"]["disabled_hosts"])
+    ours = disabled["fake-compute-10"]
+    assert (ours["since"], ours["disabled_by"]["who"], ours["disabled_by"]["job"]) == ("2026-01-05", "osops", "ovs_upgrade")
+    assert ours["days"] > 30
+    libvirt = disabled["fake-compute-1"]
+    assert (libvirt["days"], libvirt["disabled_by"]["who"], libvirt["disabled_by"]["since_source"]) == (
+        None, "libvirt", "updated_at")
+
+
 def test_the_playbooks_write_the_report_and_only_delete_when_confirmed(ansible, cloud, tmp_path, admin_network):
     report = ansible(playbook="osops.toolkit.drift_report", extra_vars={"drift_report_dir": str(tmp_path)})
     assert report.rc == 0, report.output

@@ -113,6 +113,35 @@ def test_filters_by_status_and_exact_host(ansible, cloud):
     assert [r["host"] for r in exact] == ["fake-compute-1"]
 
 
+@pytest.mark.usefixtures("computes_enabled")
+def test_says_who_disabled_each_host_and_since_when(ansible, cloud, disable_service):
+    """Two hosts at a time, so that the other tests sharing the sandbox still have computes."""
+    ours = "osops:host_drain 2026-12-01T08:30:00Z CHG-7 kernel upgrade"
+    rounds = [{"fake-compute-1": ("AUTO: Connection to libvirt lost: 1", "libvirt", None),
+               "fake-compute-10": ("Auto-disabled due to 3 build failures", "nova", None)},
+              {"fake-compute-1": (ours, "osops", "host_drain"),
+               "fake-compute-10": ("RMA-77 bad DIMM", "other", None)}]
+    for reasons in rounds:
+        for host, (reason, _who, _job) in reasons.items():
+            disable_service(host, reason)
+        run = ansible(tasks=info_task(hosts=sorted(reasons), placement=False))
+        assert run.rc == 0, run.output
+        services = dict((s.host, s) for s in cloud.compute.services(binary="nova-compute"))  # read after
+        for record in run.task()["hypervisors"]:
+            reason, who, job = reasons[record["host"]]
+            by = record["disabled_by"]
+            assert (record["disabled_reason"], by["who"], by["job"]) == (reason, who, job)
+            if who == "osops":
+                assert (by["since"], by["since_source"], by["text"]) == ("2026-12-01T08:30:00Z", "reason",
+                                                                       "CHG-7 kernel upgrade")
+            else:
+                # Nova keeps no time of disabling: the service row's last write is all there is
+                assert by["since_source"] == "updated_at"
+                assert by["since"][:19] <= services[record["host"]].updated_at[:19]
+    enabled = ansible(tasks=info_task(hosts=["fake-compute-2"], placement=False)).task()["hypervisors"]
+    assert enabled[0]["status"] == "enabled" and enabled[0]["disabled_by"] is None
+
+
 def test_check_mode_reads_the_same(ansible):
     run = ansible(tasks=info_task(hosts=["fake-compute-1"]), check=True)
     assert run.rc == 0 and run.task()["changed"] is False

@@ -54,7 +54,7 @@ def cloud(testhosts):
 def _enable_ours(conn):
     """Re-enable the compute services this role disabled (another test's disabled host is left alone)."""
     for svc in conn.compute.services(binary="nova-compute"):
-        if svc.status == "disabled" and (svc.disabled_reason or "").startswith("Open vSwitch upgrade to "):
+        if svc.status == "disabled" and (svc.disabled_reason or "").startswith("osops:ovs_upgrade "):
             conn.compute.update_service(svc, status="enabled")
 
 
@@ -275,7 +275,7 @@ def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
     assert services["fake-compute-1"].status == "enabled"
     # the second stops there, disabled, with the reason
     assert services["fake-compute-2"].status == "disabled"
-    assert services["fake-compute-2"].disabled_reason == REASON % nxt
+    assert re.fullmatch(r"osops:ovs_upgrade \S+Z " + re.escape(REASON % nxt), services["fake-compute-2"].disabled_reason)
     assert _versions(hosts, "fake-compute-2")["openvswitch-switch"] != (nxt, "ii")
     # the third is untouched: same packages, same ovs-vswitchd, enabled, nothing moved off it
     assert _versions(hosts, "fake-compute-3") == dict((p, (new, "ii")) for p in PACKAGES)

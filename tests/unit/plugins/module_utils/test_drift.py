@@ -61,6 +61,27 @@ def test_disabled_hosts_by_the_date_in_the_reason():
     assert found == {"c1": ("2026-10-01", 52), "c3": (None, None)}
 
 
+def test_disabled_hosts_say_who_disabled_them_and_our_reasons_carry_the_time():
+    services = [
+        {"host": "ours", "status": "disabled", "disabled_reason": "osops:host_drain 2026-11-01T08:00:00Z CHG-1",
+         "updated_at": "2026-11-22T00:00:00"},
+        {"host": "fresh", "status": "disabled", "disabled_reason": "osops:host_drain 2026-11-21T08:00:00Z CHG-2"},
+        {"host": "auto", "status": "disabled", "disabled_reason": "AUTO: Connection to libvirt lost: 1",
+         "updated_at": "2026-11-20T00:00:00"},
+        {"host": "builds", "status": "disabled", "disabled_reason": "Auto-disabled due to 3 build failures"},
+        {"host": "rma", "status": "disabled", "disabled_reason": "RMA-77 bad DIMM"},
+    ]
+    found = dict((d["host"], d) for d in drift.disabled_hosts(services, NOW, 7))
+    assert sorted(found) == ["auto", "builds", "ours", "rma"]
+    assert (found["ours"]["since"], found["ours"]["disabled_by"]["who"], found["ours"]["disabled_by"]["job"]) == (
+        "2026-11-01", "osops", "host_drain")
+    assert found["auto"]["disabled_by"]["who"] == "libvirt"
+    assert found["auto"]["disabled_by"]["since"] == "2026-11-20T00:00:00"  # only updated_at, not a date of disabling
+    assert found["auto"]["days"] is None
+    assert found["builds"]["disabled_by"]["who"] == "nova"
+    assert found["rma"]["disabled_by"]["who"] == "other"
+
+
 def test_counts_per_section_and_total():
     report = {"orphans": {"servers": [1, 2], "ports": [3]}, "ghost_ports": [4], "stuck_servers": []}
     assert drift.counts(report) == {"orphans": {"servers": 2, "ports": 1, "total": 3}, "ghost_ports": 1,

@@ -49,6 +49,9 @@ def test_join_carries_service_state_az_aggregates_and_instances():
     ten = records["compute-10"]
     assert (ten["status"], ten["state"], ten["disabled_reason"]) == ("disabled", "down", "dead PSU")
     assert ten["aggregates"] == [] and ten["instance_count"] == 0
+    assert ten["disabled_by"] == {"who": "other", "job": None, "since": "2026-11-22T00:00:00",
+                                  "since_source": "updated_at", "text": "dead PSU"}
+    assert one["disabled_by"] is None
 
 
 def test_join_attaches_resources_by_hypervisor_id():
