@@ -31,12 +31,18 @@ def grade_agents(agents, host, binary=None):
     """The agents of exactly ``host`` (and ``binary`` when given), and what is wrong with them.
 
     Returns ``(kept, problems)``: the matching agents sorted by binary, and one sentence per
-    agent that is dead or administratively down. A host without such an agent has no problem:
-    the caller decides whether an agent must be registered.
+    agent that is dead or administratively down. A host without such an agent has no problem
+    (the caller decides whether an agent must be registered), unless ``agents`` holds one under
+    another spelling of the same host (see agents_under_other_names): that is a problem, never
+    a pass.
     """
     kept = [a for a in agents if a["host"] == host and (binary is None or a["binary"] == binary)]
     kept.sort(key=lambda a: (a["binary"] or "", a["id"] or ""))
     problems = []
+    if not kept:
+        for agent in agents_under_other_names(agents, host, binary):
+            problems.append("no %s is registered for host %s, but Neutron has one registered as %s (%s): the host "
+                            "names differ (FQDN or short name)" % (agent["binary"], host, agent["host"], agent["id"]))
     for agent in kept:
         if not agent["alive"]:
             problems.append("%s on %s (%s) is not alive: its last heartbeat was at %s" % (
@@ -44,3 +50,15 @@ def grade_agents(agents, host, binary=None):
         elif not agent["admin_state_up"]:
             problems.append("%s on %s (%s) is administratively down" % (agent["binary"], host, agent["id"]))
     return kept, problems
+
+
+def _short_name(name):
+    return (name or "").split(".", 1)[0].lower()
+
+
+def agents_under_other_names(agents, host, binary=None):
+    """The agents (of ``binary``) registered under another spelling of ``host``: the FQDN for a
+    short name or the reverse, another domain, other letter case. Sorted by host and id."""
+    found = [a for a in agents if a["host"] != host and _short_name(a["host"]) == _short_name(host)
+             and (binary is None or a["binary"] == binary)]
+    return sorted(found, key=lambda a: (a["host"] or "", a["id"] or ""))

@@ -17,6 +17,10 @@ description:
     reports it (heartbeats within C(agent_down_time)).
   - RV(problems) names every agent that is dead or administratively down. A host without a
     matching agent has no problem; O(fail_on_problems) only fails on agents that are there.
+  - When no agent is registered under exactly O(host) but one is under another spelling of the
+    same host (its FQDN for a short name or the reverse, another domain, other letter case),
+    RV(other_names) names it and RV(problems) says so; a name mismatch is never taken for a host
+    without an agent.
   - Changes nothing.
 options:
   host:
@@ -88,8 +92,16 @@ agents:
     last_heartbeat_at:
       description: Its last heartbeat.
       type: str
+other_names:
+  description: The host names under which Neutron has agents (of O(binary)) for another spelling
+    of O(host), when none is registered under O(host) exactly; empty otherwise.
+  returned: always
+  type: list
+  elements: str
+  sample: ["compute-7.example.org"]
 problems:
-  description: One sentence per agent that is dead or administratively down.
+  description: One sentence per agent that is dead or administratively down, and one per agent
+    registered under another spelling of O(host) when none is under O(host) exactly.
   returned: always
   type: list
   elements: str
@@ -97,7 +109,8 @@ problems:
 """
 
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule
-from ansible_collections.osops.toolkit.plugins.module_utils._network_agents import agent_to_dict, grade_agents
+from ansible_collections.osops.toolkit.plugins.module_utils._network_agents import (
+    agent_to_dict, agents_under_other_names, grade_agents)
 
 
 class NetworkAgentInfoModule(CloudModule):
@@ -114,8 +127,15 @@ class NetworkAgentInfoModule(CloudModule):
         if p["binary"]:
             query["binary"] = p["binary"]
         found = [agent_to_dict(agent) for agent in self.conn.network.agents(**query)]
-        agents, problems = grade_agents(found, p["host"], p["binary"])
+        others = []
+        if not found:
+            # none under this exact name: is the host registered under another spelling (FQDN, short name)?
+            query.pop("host")
+            others = agents_under_other_names([agent_to_dict(agent) for agent in self.conn.network.agents(**query)],
+                                              p["host"], p["binary"])
+        agents, problems = grade_agents(found + others, p["host"], p["binary"])
         self.results["agents"] = agents
+        self.results["other_names"] = sorted(set(agent["host"] for agent in others))
         self.results["problems"] = problems
         if problems and p["fail_on_problems"]:
             self.fail("Neutron agent trouble: %s." % "; ".join(problems))

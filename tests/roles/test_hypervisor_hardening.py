@@ -5,6 +5,7 @@ idempotence, verify) runs first; then these tests log in over SSH, migrate-ssh a
 the hosts, rotate the keys, audit in check mode a hardened host and a fresh one, and measure
 the Lynis hardening index. The tests run in order and share the hosts.
 """
+import json
 import os
 import re
 import subprocess
@@ -224,6 +225,100 @@ def test_a_missing_nova_user_fails_clearly(fresh):
                          label="playbook --check: no nova user")
     assert run.returncode != 0
     assert "User nova does not exist on %s" % FRESH in run.stdout
+
+
+RESTART_LOG = "/run/osops-restarts"
+# test-only drop-ins: each sshd reload and libvirtd (re)start logs when it began and ended (one kernel clock
+# for all the hosts) and takes 2 s, so that reloads run at the same time on several hosts would overlap
+DROPINS = {
+    "ssh": "[Service]\nExecReload=\n"
+           "ExecReload=/bin/sh -c 'echo \"$$(date +%%s.%%N) begin\" >> {log}; sleep 2'\n"
+           "ExecReload=/usr/sbin/sshd -t\nExecReload=/bin/kill -HUP $MAINPID\n"
+           "ExecReload=/bin/sh -c 'echo \"$$(date +%%s.%%N) end\" >> {log}'\n",
+    "libvirtd": "[Service]\nEnvironment=LIBVIRTD_ARGS=\n"
+                "ExecStartPre=/bin/sh -c 'echo \"$$(date +%%s.%%N) begin\" >> {log}; sleep 2'\n"
+                "ExecStartPost=/bin/sh -c 'echo \"$$(date +%%s.%%N) end\" >> {log}'\n",
+}
+
+
+def _intervals(hosts, service):
+    """Per host, the (begin, end) of each logged reload/restart of service."""
+    spans = []
+    for node in NODES:
+        marks = hosts.sh(node, "cat %s.%s 2>/dev/null || true" % (RESTART_LOG, service)).split("\n")
+        times = [float(line.split()[0]) for line in marks if line.strip()]
+        spans.extend((node, times[i], times[i + 1]) for i in range(0, len(times) - 1, 2))
+    return sorted(spans, key=lambda span: span[1])
+
+
+def test_sshd_reloads_and_libvirtd_restarts_go_one_host_at_a_time(hosts):
+    for node in NODES:
+        for service, text in DROPINS.items():
+            hosts.sh(node, "mkdir -p /etc/systemd/system/%s.service.d && printf '%%s' %s > "
+                           "/etc/systemd/system/%s.service.d/osops-test.conf"
+                     % (service, _quote(text.format(log=RESTART_LOG + "." + service)), service))
+        # libvirtd without its idle timeout, running, so that the role restarts it
+        hosts.sh(node, "systemctl daemon-reload && systemctl restart libvirtd && rm -f %s.*" % RESTART_LOG)
+    try:
+        run = hosts.playbook(PLAYBOOK, *ROLE_VARS, "-e", "hypervisor_hardening_sshd_max_sessions=9",
+                             "-e", "hypervisor_hardening_libvirt_seccomp_sandbox=false",
+                             label="playbook: sshd and libvirt settings changed on every host")
+        assert run.returncode == 0, run.stdout[-4000:]
+        for service in DROPINS:
+            spans = _intervals(hosts, service)
+            assert sorted(node for node, _begin, _end in spans) == NODES, (service, spans)
+            for before, after in zip(spans, spans[1:]):
+                # the next host's reload began only after the one before had ended
+                assert after[1] >= before[2], (service, spans)
+    finally:
+        for node in NODES:
+            hosts.sh(node, "rm -rf /etc/systemd/system/ssh.service.d /etc/systemd/system/libvirtd.service.d "
+                           "%s.*; systemctl daemon-reload" % RESTART_LOG)
+
+
+def _quote(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _nova_files(hosts, node):
+    return hosts.sh(node, "grep -hv '^#' /var/lib/nova/.ssh/authorized_keys; echo ---; "
+                          "grep -hv '^#' /var/lib/nova/.ssh/known_hosts")
+
+
+def test_a_run_limited_to_one_host_keeps_every_peers_key(hosts):
+    before = dict((node, _nova_files(hosts, node)) for node in NODES)
+    assert all(before[node].count(" nova@hv-harden") == 3 for node in NODES), before
+    run = hosts.playbook(PLAYBOOK, *ROLE_VARS, "--limit", "hv-harden1", label="playbook --limit hv-harden1")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert dict((node, _nova_files(hosts, node)) for node in NODES) == before
+    # what a cold migration or resize does as nova: make the instance directory on the peer, copy the disk there
+    for src, dst in (("hv-harden2", "hv-harden1"), ("hv-harden3", "hv-harden1"), ("hv-harden2", "hv-harden3"),
+                     ("hv-harden1", "hv-harden3")):
+        proc = _as_nova(hosts, src, "sh -c 'ssh %s mkdir -p /var/lib/nova/instances/osops-cold "
+                                    "&& scp -q /etc/hostname %s:/var/lib/nova/instances/osops-cold/disk "
+                                    "&& ssh %s cat /var/lib/nova/instances/osops-cold/disk'" % (dst, dst, dst))
+        assert proc.returncode == 0 and proc.stdout.strip() == src, (src, dst, proc.stderr)
+    for node in NODES:
+        hosts.sh(node, "rm -rf /var/lib/nova/instances/osops-cold")
+
+
+def test_a_member_whose_keys_are_unknown_is_refused(hosts, tmp_path):
+    hosts.write_inventory()
+    with open(hosts.inventory) as handle:
+        inventory = json.load(handle)
+    # a new hypervisor in the group, never hardened and not reachable: nothing of it is known
+    inventory["all"]["children"][GROUP]["hosts"]["hv-harden-new"] = {"ansible_host": "192.0.2.10"}
+    path = tmp_path / "inventory.yml"
+    path.write_text(json.dumps(inventory))
+    before = dict((node, _nova_files(hosts, node)) for node in NODES)
+    proc = subprocess.run(["ansible-playbook", "-i", str(path), PLAYBOOK] + ROLE_VARS + ["--limit", "hv-harden1"],
+                          capture_output=True, text=True, check=False, env=hosts._ansible_env(),
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert proc.returncode != 0
+    out = " ".join(proc.stdout.split())
+    assert ("The migration keys or host keys of hv-harden-new (group hypervisors) are unknown to this run"
+            in out), proc.stdout[-4000:]
+    assert dict((node, _nova_files(hosts, node)) for node in NODES) == before
 
 
 def test_lynis_hardening_index_before_and_after(hosts):

@@ -177,14 +177,32 @@ def test_a_rerun_does_nothing(hosts, cloud):
     assert not any(_migrations_from(cloud, node, since) for node in NODES)
 
 
+LOCAL_LISTS = "/var/lib/apt/lists/_srv_osops-ovs_*"
+CHANGED_FILES = "find /etc /var/lib/apt /var/lib/osops -newer /tmp/osops-check-marker -print 2>/dev/null"
+
+
 def test_check_mode_only_plans(hosts, cloud, servers):
     nxt = os.environ["OSOPS_OVS_VERSION_NEXT"]
     where = dict((sid, cloud.compute.get_server(sid).compute_host) for sid in servers)
     versions = dict((node, _versions(hosts, node)) for node in NODES)
     restarts = dict((node, _restart_time(hosts, node)) for node in NODES)
+    # the third host's apt cache no longer knows the local repository: only an apt update would bring it back
+    hosts.sh("fake-compute-3", "rm -f %s" % LOCAL_LISTS)
+    for node in NODES:
+        hosts.sh(node, "touch /tmp/osops-check-marker")
     since = _utcnow()
-    run = _playbook(hosts, "--check", "-e", "ovs_upgrade_version=%s" % nxt, label="playbook --check: next version")
+    try:
+        run = _playbook(hosts, "--check", "-e", "ovs_upgrade_version=%s" % nxt, label="playbook --check: next version")
+        # check mode ran no apt update and changed no file on any host
+        assert hosts.sh("fake-compute-3", "ls %s 2>/dev/null || true" % LOCAL_LISTS) == ""
+        for node in NODES:
+            assert hosts.sh(node, CHANGED_FILES) == "", node
+    finally:
+        hosts.sh("fake-compute-3", "apt-get update -q >/dev/null")
     assert run.returncode == 0, run.stdout[-4000:]
+    # and says what the real run would do about the version it cannot see yet
+    assert ("would update the apt cache of fake-compute-3 first; %s is not in the cache as it is now" % nxt
+            in run.stdout), run.stdout[-4000:]
     assert "would move" in run.stdout
     for node in NODES:
         assert "upgrading openvswitch-switch, openvswitch-common to %s" % nxt in run.stdout
@@ -213,12 +231,12 @@ def ovs_agent():
     runs no RPC server, so no real agent can report); its heartbeat says alive or dead. Removed after."""
     agent_id = str(uuid.uuid4())
 
-    def make(alive):
+    def make(alive, host="fake-compute-1"):
         beat = "UTC_TIMESTAMP()" if alive else "UTC_TIMESTAMP() - INTERVAL 1 HOUR"
         _sql("DELETE FROM agents WHERE id='%s'; INSERT INTO agents (id, agent_type, `binary`, topic, host, "
              "admin_state_up, created_at, started_at, heartbeat_timestamp, configurations, `load`) VALUES "
-             "('%s', 'Open vSwitch agent', 'neutron-openvswitch-agent', 'N/A', 'fake-compute-1', 1, "
-             "UTC_TIMESTAMP(), UTC_TIMESTAMP(), %s, '{}', 0)" % (agent_id, agent_id, beat))
+             "('%s', 'Open vSwitch agent', 'neutron-openvswitch-agent', 'N/A', '%s', 1, "
+             "UTC_TIMESTAMP(), UTC_TIMESTAMP(), %s, '{}', 0)" % (agent_id, agent_id, host, beat))
         return agent_id
     yield make
     _sql("DELETE FROM agents WHERE id='%s'" % agent_id)
@@ -255,6 +273,29 @@ def test_a_dead_ovs_agent_stops_the_rollout_before_anything_changes(hosts, cloud
     assert not any(_migrations_from(cloud, node, since) for node in NODES)
 
 
+def test_an_agent_registered_under_another_name_fails_closed(hosts, cloud, ovs_agent):
+    # Neutron knows fake-compute-1's agent by its FQDN, Nova by the short name
+    agent_id = ovs_agent(alive=True, host="fake-compute-1.osops.test")
+    info = _agent_info("fake-compute-1")
+    assert info["agents"] == [] and info["other_names"] == ["fake-compute-1.osops.test"], info
+    assert "registered as fake-compute-1.osops.test (%s)" % agent_id in info["problems"][0]
+
+    versions = dict((node, _versions(hosts, node)) for node in NODES)
+    # the pre-checks are the same in check mode; nothing in the cloud or on the hosts may change either way
+    run = _playbook(hosts, "--check", "--limit", "fake-compute-1",
+                    "-e", "ovs_upgrade_version=%s" % os.environ["OSOPS_OVS_VERSION_NEXT"],
+                    label="playbook --check: agent under the FQDN")
+    assert run.returncode != 0, run.stdout[-4000:]
+    assert ("Nova knows this host as fake-compute-1, Neutron knows its neutron-openvswitch-agent as "
+            "fake-compute-1.osops.test" in run.stdout), run.stdout[-4000:]
+    assert "not checked" not in run.stdout
+    assert all(s.status == "enabled" for node, s in _services(cloud).items() if node in NODES)
+    assert dict((node, _versions(hosts, node)) for node in NODES) == versions
+
+
+BROKEN = {}
+
+
 def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
     new, nxt = os.environ["OSOPS_OVS_VERSION_NEW"], os.environ["OSOPS_OVS_VERSION_NEXT"]
     # the second host's mirror serves a bad build of the next version (its postinst fails)
@@ -265,6 +306,7 @@ def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
     run = _playbook(hosts, "-e", "ovs_upgrade_version=%s" % nxt, label="playbook: broken package on host 2")
     assert run.returncode != 0
     out = run.stdout
+    BROKEN["stdout"] = out
     assert "ovs_upgrade STOPPED on fake-compute-2" in out, out[-6000:]
     assert "fake-compute-2 stays DISABLED in Nova" in out
     assert "the hosts after this one were not touched" in out
@@ -282,3 +324,25 @@ def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
     assert _restart_time(hosts, "fake-compute-3") == third_restart
     assert services["fake-compute-3"].status == "enabled"
     assert not _migrations_from(cloud, "fake-compute-3", since)
+
+
+def test_the_rerun_the_failure_advises_is_accepted(hosts, cloud):
+    new, nxt = os.environ["OSOPS_OVS_VERSION_NEW"], os.environ["OSOPS_OVS_VERSION_NEXT"]
+    out = " ".join(BROKEN.get("stdout", "").split())
+    assert out, "needs test_a_broken_package_on_the_second_host_stops_the_rollout first"
+    # the advice: never enable the half-upgraded host by hand; rerun it alone with a good build,
+    # for example the version it had before
+    assert "do not enable it by hand" in out and "compute service set --enable" not in out
+    assert "rerun the playbook with --limit fake-compute-2 -e ovs_upgrade_version=<good build>" in out
+    assert "the version the host had before (%s)" % new in out
+    # the operator fixes the cause (the mirror serves good builds again) and reruns as advised
+    hosts.sh("fake-compute-2", "echo 'deb [trusted=yes] file:/srv/osops-ovs/good ./' "
+                               "> /etc/apt/sources.list.d/osops-ovs.list")
+    run = _playbook(hosts, "--limit", "fake-compute-2", "-e", "ovs_upgrade_version=%s" % new,
+                    label="playbook: advised rerun on host 2")
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert _versions(hosts, "fake-compute-2") == dict((p, (new, "ii")) for p in PACKAGES)
+    assert _services(cloud)["fake-compute-2"].status == "enabled"
+    assert hosts.sh("fake-compute-2", "ovs-vsctl --if-exists get Open_vSwitch . other_config:flow-restore-wait") == ""
+    assert hosts.sh("fake-compute-2", "ovs-vsctl list-ports br-int").split() == ["patch-ex", "tap-vm1", "tap-vm2"]
+    assert "cookie=0x5a" in hosts.sh("fake-compute-2", "ovs-ofctl dump-flows br-int")

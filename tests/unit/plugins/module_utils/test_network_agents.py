@@ -48,3 +48,22 @@ def test_exact_host_and_binary_match():
     assert [a["id"] for a in kept] == ["o1"] and problems == []
     kept, problems = grade_agents(agents, "compute-1")
     assert [a["id"] for a in kept] == ["d1", "o1"] and len(problems) == 1
+
+
+def test_an_agent_under_another_spelling_of_the_host_is_a_problem_never_a_pass():
+    from ansible_collections.osops.toolkit.plugins.module_utils._network_agents import agents_under_other_names
+    agents = [_agent("compute-1.example.org", agent_id="f1"), _agent("compute-10.example.org", agent_id="f10"),
+              _agent("Compute-1", binary="neutron-dhcp-agent", agent_id="d1")]
+    assert [a["id"] for a in agents_under_other_names(agents, "compute-1", "neutron-openvswitch-agent")] == ["f1"]
+    assert [a["id"] for a in agents_under_other_names(agents, "compute-1")] == ["d1", "f1"]
+    kept, problems = grade_agents(agents, "compute-1", "neutron-openvswitch-agent")
+    assert kept == [] and problems == [
+        "no neutron-openvswitch-agent is registered for host compute-1, but Neutron has one registered as "
+        "compute-1.example.org (f1): the host names differ (FQDN or short name)"]
+    # the reverse: Nova knows the FQDN, Neutron the short name
+    kept, problems = grade_agents([_agent("compute-1")], "compute-1.example.org", "neutron-openvswitch-agent")
+    assert kept == [] and "registered as compute-1 (a1)" in problems[0]
+    # an exact match wins: no mismatch reported next to it
+    kept, problems = grade_agents([_agent("compute-1", agent_id="o1"), _agent("compute-1.example.org")], "compute-1",
+                                  "neutron-openvswitch-agent")
+    assert [a["id"] for a in kept] == ["o1"] and problems == []
