@@ -37,6 +37,7 @@ timed() {  # timed LABEL COMMAND...: run it and add its seconds to the table
   "$@"
   printf '%s\t%s\n' "$label" "$(( $(date +%s) - t ))" >> "$OSOPS_TIMINGS"
 }
+# shellcheck disable=SC2317  # run by the EXIT trap
 print_timings() {
   printf '\n=== where the time went (seconds)\n'
   awk -F'\t' '{ printf "  %-52s %6d\n", $1, $2 }' "$OSOPS_TIMINGS"

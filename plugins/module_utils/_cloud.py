@@ -275,9 +275,9 @@ def open_connection(region, system_scope=False):
         scope = " with a system-scoped token (Ironic needs one; see the notes of the cloud option)" \
             if system_scope else ""
         identity = login_identity(auth)
+        tried = " (tried %s)." % identity if identity else "."
         raise CloudConnectError(mask_secrets(
-            "Could not log in to the cloud%s: %s%s" % (scope, sdk_error_message(error).rstrip("."),
-                                                      " (tried %s)." % identity if identity else "."),
+            "Could not log in to the cloud%s: %s%s" % (scope, sdk_error_message(error).rstrip("."), tried),
             connection_secrets(region.config)))
 
 

@@ -161,7 +161,7 @@ def _parse_time(value):
         if text.endswith("Z"):
             text = text[:-1]
         elif "+" in text[10:]:
-            text = text[:10] + text[10:].split("+")[0]
+            text = text[:10] + text[10:].split("+", maxsplit=1)[0]
         if "." in text:
             text = text.split(".")[0]
         try:

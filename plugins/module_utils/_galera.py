@@ -215,10 +215,9 @@ def recovery_refusal(members, in_play, answered, gone=()):
                                       ", ".join(members)))
     back = sorted(set(gone) & answered)
     if back:
+        pronoun, possessive = ("it", "its") if len(back) == 1 else ("them", "their")
         return ("%s answered although galera_health_members_gone names %s; remove %s from that list "
-                "so that %s position is compared too" % (", ".join(back), "it" if len(back) == 1 else "them",
-                                                          "it" if len(back) == 1 else "them",
-                                                          "its" if len(back) == 1 else "their"))
+                "so that %s position is compared too" % (", ".join(back), pronoun, pronoun, possessive))
     outsiders = sorted(answered - set(members))
     if outsiders:
         return ("%s %s in the play but not a member of the cluster (%s); run the recovery on the "

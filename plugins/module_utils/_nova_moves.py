@@ -155,8 +155,7 @@ def _pages(compute, path, key, params=None):
     seen = set()
     while True:
         body = _get(compute, path, params=params).json()
-        for item in body[key]:
-            yield item
+        yield from body[key]
         marker = _next_marker(body.get(key + "_links"))
         if not marker or marker in seen:
             return

@@ -5,7 +5,6 @@ import re
 import pytest
 
 
-
 pytestmark = pytest.mark.usefixtures("computes_enabled")
 
 HOST = "fake-compute-2"
@@ -43,8 +42,8 @@ def test_drain_shows_progress_keeps_records_and_return_brings_them_back(server_h
     assert svc.status == "enabled"
 
 
-def test_return_leaves_a_host_someone_disabled_again_disabled_and_says_why(ansible, cloud, tmp_path,
-                                                                          disable_service):
+def test_return_leaves_a_host_someone_disabled_again_disabled_and_says_why(
+        ansible, cloud, tmp_path, disable_service):
     """drain, someone re-disables the host for another reason, return: it stays disabled with that reason.
 
     The drain is stood in for by what it leaves (the host disabled with host_drain's reason, the

@@ -366,3 +366,26 @@ def test_an_unwritable_progress_file_is_reported_before_anything_changes(ansible
     assert run.rc != 0
     assert run.task()["msg"].startswith("progress_file /etc/hostname/progress.jsonl cannot be written")
     assert service(cloud, HOST).status == "enabled"
+
+
+def test_an_instance_that_arrives_during_the_drain_is_reported_not_drained(ansible, cloud, boot, server_host):
+    """After the moves the host is listed once more: what is there then fails the drain, named."""
+    servers = boot([(HOST, "ACTIVE")] * 3)
+    [intruder] = boot([("fake-compute-3", "ACTIVE")])
+    thread, out = in_background(ansible, tasks=[task("host_drain", host=HOST, concurrency=1, **FAST)])
+    try:
+        first = servers[0].id
+        wait_until(lambda: server_host(first) != HOST, "the drain's first move to end")
+        # someone forces an instance onto the disabled host (force skips the scheduler, as an
+        # operator's `openstack server migrate --live-migration --host ... ` with force does)
+        cloud.compute.live_migrate_server(intruder, host=HOST, force=True, block_migration="auto")
+        wait_until(lambda: server_host(intruder.id) == HOST, "the forced move to land", timeout=120)
+    finally:
+        thread.join()
+    run = out["run"]
+    assert run.rc != 0
+    result = run.task()
+    records = by_id(result["instances"])
+    assert records[intruder.id]["result"] == "still_on_host", records[intruder.id]
+    assert intruder.id in result["msg"] and "still_on_host" in result["msg"], result["msg"]
+    assert all(records[s.id]["result"] == "moved" for s in servers)

@@ -132,8 +132,8 @@ def test_says_who_disabled_each_host_and_since_when(ansible, cloud, disable_serv
             by = record["disabled_by"]
             assert (record["disabled_reason"], by["who"], by["job"]) == (reason, who, job)
             if who == "osops":
-                assert (by["since"], by["since_source"], by["text"]) == ("2026-12-01T08:30:00Z", "reason",
-                                                                       "CHG-7 kernel upgrade")
+                assert (by["since"], by["since_source"], by["text"]) == (
+                    "2026-12-01T08:30:00Z", "reason", "CHG-7 kernel upgrade")
             else:
                 # Nova keeps no time of disabling: the service row's last write is all there is
                 assert by["since_source"] == "updated_at"

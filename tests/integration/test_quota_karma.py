@@ -63,7 +63,7 @@ def test_a_new_project_gets_the_first_tier_once_and_check_mode_changes_nothing(a
     assert run.task()["projects"][0]["tier"] == "seed"
     assert limits(cloud, made.id) == SEED
     # the run may cross UTC midnight: the day it tagged is one of the two
-    assert tags(cloud, made.id) in (["osops-karma-since:" + day, "osops-karma:seed"] for day in {day_before, day_after})
+    assert tags(cloud, made.id) in [["osops-karma-since:" + day, "osops-karma:seed"] for day in (day_before, day_after)]
 
     again = ansible(tasks=karma(made))
     assert again.rc == 0 and again.task()["changed"] is False, again.output
