@@ -90,7 +90,7 @@ set +e
 if [ ${#paths[@]} -gt 0 ]; then
   say "pytest ${paths[*]}"
   t=$(date +%s)
-  pytest -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OSOPS_CACHE/junit-$ROOT_KEY.xml" "${paths[@]}" "$@"
+  pytest -p no:cacheprovider --durations=30 -o junit_family=xunit2 --junitxml="$OSOPS_CACHE/junit-$ROOT_KEY.xml" "${paths[@]}" "$@"
   rc=$?
   printf '%s\t%s\n' "pytest ${paths[*]} (wall clock)" "$(( $(date +%s) - t ))" >> "$OSOPS_TIMINGS"
 fi

@@ -97,19 +97,40 @@ def merge_records(previous, current, host):
     instance both runs saw gets this run's record, with the origin of its first move. Earlier
     records of other hosts, or of instances that did not move then and are gone from ``host``
     now, are left out. Returns a new list: this run's records, then the kept earlier ones.
+    An earlier record with result still_running (that run stopped while nova moved it) whose
+    instance is not on ``host`` any more is kept as moved: nova finished that move.
     """
-    earlier = dict((r.get("id"), r) for r in previous or []
-                   if r.get("id") and r.get("origin") == host and r.get("result") == MOVED)
+    earlier = collections.OrderedDict()
+    for r in previous or []:
+        if r.get("id") and r.get("origin") == host and r.get("result") in (MOVED, STILL_RUNNING):
+            earlier[r["id"]] = r      # a later entry for the same instance wins
     merged = []
     for record in current:
         first = earlier.pop(record["id"], None)
         if first is not None:
             record["origin"] = first["origin"]
         merged.append(record)
-    merged += [dict(new_record(r, r["origin"], r.get("method"), r.get("destination")),
+    for r in earlier.values():
+        kept = dict(new_record(r, r["origin"], r.get("method"), r.get("destination")),
                     **dict((k, r.get(k)) for k in ("seconds", "result", "error")))
-               for r in previous or [] if r.get("id") in earlier]
+        if kept["result"] == STILL_RUNNING:
+            kept["result"] = MOVED
+            kept["error"] = "moved by an earlier run that stopped while nova was moving it"
+        merged.append(kept)
     return merged
+
+
+def records_as_of_now(records):
+    """Copies of ``records`` as a run that stops right now would leave them: a move in flight
+    (started, no result yet) reads still_running, so what nova finishes later is not lost."""
+    snapshot = []
+    for record in records:
+        copy = dict((k, v) for k, v in record.items() if not k.startswith("_"))
+        if record["result"] is None and "_started" in record and "_waiting" not in record:
+            copy["result"] = STILL_RUNNING
+            copy["error"] = "the run stopped while nova was moving it; it may have finished"
+        snapshot.append(copy)
+    return snapshot
 
 
 def left_on_host(records, listed, host):
@@ -193,13 +214,13 @@ class MoveRunner(object):
     them into text. A failed poll is tried again next round. An error of ``outage_types`` (the
     API stays away) ends the run at once: moves in flight get still_running, the others
     not_started, and every record is returned. ``on_progress(done, total, record)`` is called
-    when a record gets its result.
+    when a record gets its result, ``on_start(record)`` when its move is in flight.
     """
 
     def __init__(self, driver, concurrency=1, instance_timeout=1800, overall_timeout=None,
                  stop_on_failure=False, poll_interval=2.0, min_poll=None, error_types=(Exception,),
                  error_message=str, on_progress=None, clock=time.monotonic, sleep=time.sleep,
-                 outage_types=()):
+                 outage_types=(), on_start=None):
         self.driver = driver
         self.concurrency = max(1, int(concurrency))
         self.instance_timeout = instance_timeout
@@ -211,6 +232,7 @@ class MoveRunner(object):
         self.outage_types = tuple(outage_types)
         self.error_message = error_message
         self.on_progress = on_progress
+        self.on_start = on_start
         self.clock = clock
         self.sleep = sleep
         self._done = 0
@@ -252,6 +274,8 @@ class MoveRunner(object):
                         busy.append(record)
                     elif started:
                         in_flight[record["id"]] = record
+                        if self.on_start:
+                            self.on_start(record)
                     elif self.stop_on_failure and record["result"] in UNSUCCESSFUL:
                         stopping = "not started: stop_on_failure is set and an earlier move failed"
             finally:

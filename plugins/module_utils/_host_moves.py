@@ -31,7 +31,9 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     PLANNED,
     STILL_RUNNING,
     MoveRunner,
+    merge_records,
     new_record,
+    records_as_of_now,
     summarize,
     unmovable_error,
     unsuccessful,
@@ -73,6 +75,7 @@ class MovesModule(CloudModule):
         self.argument_spec = spec
         super(MovesModule, self).__init__()
         self.records = None
+        self.records_file = None
         self.outage = None
         self._compute = self._placement = None
 
@@ -156,6 +159,11 @@ class MovesModule(CloudModule):
         self.records = records
         progress = _Progress(self.params["progress_file"], self.warn)
         progress(0, len(todo), None)
+        keep = self.records_file.save if self.records_file else (lambda records: None)
+
+        def progressed(done, total, record):
+            progress(done, total, record)
+            keep(records)
         if not todo:
             return records
         block_migration = _BLOCK_MIGRATION[self.params.get("block_migration") or "auto"]
@@ -164,7 +172,7 @@ class MovesModule(CloudModule):
             overall_timeout=self.params["timeout"], stop_on_failure=self.params["stop_on_failure"],
             poll_interval=self.params["poll_interval"], min_poll=min(0.25, self.params["poll_interval"]),
             error_types=(sdk_exceptions.SDKException, MoveError), outage_types=(ApiUnavailable,),
-            error_message=sdk_error_message, on_progress=progress)
+            error_message=sdk_error_message, on_progress=progressed, on_start=lambda record: keep(records))
         try:
             runner.driver = NovaMoves(self.compute, block_migration=block_migration)
         except ApiUnavailable as error:
@@ -253,3 +261,53 @@ class _Progress(object):
             self.warn("progress_file %s could not be written (%s); the run goes on and returns every "
                       "record." % (self.path, error))
             self.path = None
+
+
+class RecordsFile(object):
+    """The records of a drain on disk, kept current while it runs: written when a move starts and
+    when one ends, so that a run killed at any point leaves every instance it moved (or was
+    moving) in the file, for the next run and for the return.
+
+    Written whole each time (a new file renamed over the old one, mode 0600), with the
+    ``previous`` records merged in as the module merges them in its result.
+    """
+
+    def __init__(self, path, previous, host, warn):
+        self.path = path
+        self.previous = previous
+        self.host = host
+        self.warn = warn
+        self.failed = False
+
+    @staticmethod
+    def read(path):
+        """The records in ``path`` ([] when it does not exist); ValueError when it is not a list of records."""
+        if not os.path.exists(path):
+            return []
+        with open(path) as handle:
+            records = json.load(handle)
+        if not isinstance(records, list) or not all(isinstance(r, dict) and r.get("id") for r in records):
+            raise ValueError("not a JSON list of records with an id each")
+        return records
+
+    def save(self, records):
+        """This run's ``records`` as they are now, merged with the earlier ones."""
+        self.write(merge_records(self.previous, records_as_of_now(records), self.host))
+
+    def write(self, records):
+        """``records`` as they are (already merged)."""
+        temporary = "%s.%d.tmp" % (self.path, os.getpid())
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                json.dump(records_as_of_now(records), handle, indent=1, sort_keys=True)
+            os.replace(temporary, self.path)
+        except (IOError, OSError) as error:
+            if not self.failed:
+                self.warn("records_file %s could not be written (%s); the run goes on and returns every "
+                          "record: keep them from the result." % (self.path, error))
+            self.failed = True
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass

@@ -84,6 +84,17 @@ options:
     type: list
     elements: dict
     default: []
+  records_file:
+    description:
+      - A file on the host that runs the module where the records are kept while the drain runs:
+        written (mode 0600, whole, by renaming a new file over it) before the first move, when
+        each move starts and when each one ends, and at the end as RV(instances).
+      - A run that is killed or crashes part way leaves in it every instance it moved, and those
+        nova was moving then with result V(still_running); a later run of the same O(host) reads
+        the file as O(previous_instances) (it adds to them) and keeps those of them that left
+        O(host) as V(moved), so M(osops.toolkit.host_return) sends every one of them home.
+      - Its directory must exist. Not written in check mode.
+    type: path
 extends_documentation_fragment:
   - osops.toolkit.cloud
   - osops.toolkit.moves
@@ -213,7 +224,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     merge_records,
     summarize,
 )
-from ansible_collections.osops.toolkit.plugins.module_utils._host_moves import MovesModule
+from ansible_collections.osops.toolkit.plugins.module_utils._host_moves import MovesModule, RecordsFile
 from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import (
     aggregate_hosts,
     compute_services,
@@ -237,6 +248,7 @@ class HostDrainModule(MovesModule):
         block_migration=dict(type="str", default="auto", choices=["auto", "always", "never"]),
         capacity_check=dict(type="bool", default=True),
         previous_instances=dict(type="list", elements="dict", default=[]),
+        records_file=dict(type="path"),
     )
     module_kwargs = dict(
         mutually_exclusive=[("destination_host", "destination_aggregate")],
@@ -254,6 +266,7 @@ class HostDrainModule(MovesModule):
             if not previous.get("id"):
                 self.fail("Every entry of previous_instances needs an id; pass the instances an earlier "
                           "host_drain returned.")
+        previous = self.earlier_records() + p["previous_instances"]
         servers = servers_on_host(self.compute, host)
         records = self.records = self.records_for(servers, host, drain_method, "migrate", p["destination_host"])
         self.place(records, servers, destinations)
@@ -261,6 +274,12 @@ class HostDrainModule(MovesModule):
         changes, _refusal, note = owned_service_change(before, "disabled", p["disabled_reason"], SERVICE_OWNER)
         if note:
             self.warn(note)
+        if p["records_file"] and not self.check_mode:
+            self.records_file = RecordsFile(p["records_file"], previous, host, self.warn)
+            self.records_file.save(records)
+            if self.records_file.failed:
+                self.fail("records_file %s cannot be written; point it at a writable file or leave it unset. "
+                          "Nothing was changed." % p["records_file"])
         after = self.set_service(service, before, changes)
         if not self.check_mode:
             # what the scheduler placed here before the service was disabled
@@ -280,10 +299,24 @@ class HostDrainModule(MovesModule):
             }
         # this run's moves (or plan) and the service change decide changed, not earlier runs' records
         changed = self.results["changed"] or any(r["result"] in ("moved", "planned") for r in records)
-        records = self.records = merge_records(p["previous_instances"], records, host)
+        records = self.records = merge_records(previous, records, host)
         self.results["changed"] = changed
+        if self.records_file:
+            self.records_file.write(records)
         self.report(records, "off %s" % host, " %s stays disabled." % host if not self.check_mode else "",
                     changed=changed)
+
+    def earlier_records(self):
+        """What records_file holds from an earlier run ([] without one)."""
+        path = self.params["records_file"]
+        if not path:
+            return []
+        try:
+            return RecordsFile.read(path)
+        except (IOError, OSError, ValueError) as error:
+            self.fail("records_file %s cannot be read (%s). It holds the records of an earlier drain of %s: "
+                      "fix or restore it, or move it away once every instance it names is home. Nothing was "
+                      "changed." % (path, error, self.params["host"]))
 
     def check_empty(self, records, host):
         """List the host once more: what is still there is reported, never taken as drained."""

@@ -15,8 +15,10 @@ description:
   - Takes the records that M(osops.toolkit.host_drain) returned and moves every instance
     it moved off O(host) back there, wherever it is now; live migration for V(ACTIVE) and
     V(PAUSED) instances, cold migration (confirmed) for V(SHUTOFF) ones.
-  - Records of other hosts, and of instances the drain did not move, are ignored. An instance
-    deleted meanwhile is reported as V(gone), one already back as V(already_home).
+  - Records of other hosts, and of instances the drain did not move, are ignored. A record with
+    result V(still_running) (the drain stopped while nova was moving the instance) counts as
+    moved: the instance goes home when nova finished that move, and is V(already_home) when not.
+    An instance deleted meanwhile is reported as V(gone), one already back as V(already_home).
   - The host's compute service must be enabled and up again (see
     M(osops.toolkit.compute_service)); nova's scheduler checks every move.
 options:
@@ -108,6 +110,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     GONE,
     MOVED,
     MOVED_ELSEWHERE,
+    STILL_RUNNING,
     drain_method,
     new_record,
 )
@@ -156,7 +159,7 @@ class HostReturnModule(MovesModule):
         for record in self.params["instances"]:
             if not record.get("id"):
                 self.fail("Every entry of instances needs an id; pass the instances that host_drain returned.")
-            if record.get("origin") == home and record.get("result") == MOVED:
+            if record.get("origin") == home and record.get("result") in (MOVED, STILL_RUNNING):
                 yield record
 
 

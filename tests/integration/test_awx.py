@@ -182,6 +182,38 @@ def test_a_drain_job_and_a_return_workflow_node_with_survey_answers(awx, monkeyp
     assert svc.status == "enabled"
 
 
+def test_a_drain_job_run_again_adds_to_the_artifact_of_the_failed_one_and_return_brings_all_home(
+        awx, monkeypatch, cloud, boot, server_host, pinned_flavor, pinned_trait):
+    """Each AWX job has a fresh home (no records file): the artifact is all a rerun has."""
+    with open(os.path.join(SURVEYS, "drain_host.json")) as f:
+        survey = json.load(f)
+    pinned_trait("fake-compute-2", False)
+    pinned_trait(HOST, True)
+    try:
+        [pinned] = boot([(HOST, "ACTIVE")], flavor=pinned_flavor)   # can go nowhere else at first
+        [movable] = boot([(HOST, "ACTIVE")])
+        answers = survey_extra_vars(survey, {"drain_host": HOST})
+        runner, stdout, first = launch(awx, monkeypatch, "job-drain-fails", "drain_host.yml", answers)
+        assert runner.rc != 0, stdout[-5000:]
+        results = dict((r["id"], r["result"]) for r in first["drain_host_records"])
+        assert (results[pinned.id], results[movable.id]) == ("failed", "moved")
+
+        pinned_trait("fake-compute-1", True)                       # a host it fits on now
+        runner, stdout, second = launch(awx, monkeypatch, "job-drain-again", "drain_host.yml",
+                                        dict(answers, **first))
+        assert runner.rc == 0, stdout[-5000:]
+        results = dict((r["id"], r["result"]) for r in second["drain_host_records"])
+        assert results == {pinned.id: "moved", movable.id: "moved"}   # the first job's move is kept
+
+        node = dict(survey_extra_vars(survey, {"drain_host": HOST, "drain_host_action": "return"}), **second)
+        runner, stdout, _artifacts = launch(awx, monkeypatch, "job-return-all", "drain_host.yml", node)
+        assert runner.rc == 0, stdout[-5000:]
+        assert server_host(pinned.id) == server_host(movable.id) == HOST
+    finally:
+        pinned_trait(HOST, False)
+        pinned_trait("fake-compute-1", False)
+
+
 @pytest.mark.parametrize("answers, argument_error", [
     ({"drain_host": HOST, "drain_host_concurrency": "many"}, "argument 'drain_host_concurrency' is of type str"),
     ({"drain_host": HOST, "drain_host_send_home": "perhaps"}, "argument 'drain_host_send_home' is of type str"),

@@ -370,12 +370,15 @@ def test_an_unwritable_progress_file_is_reported_before_anything_changes(ansible
 
 def test_an_instance_that_arrives_during_the_drain_is_reported_not_drained(ansible, cloud, boot, server_host):
     """After the moves the host is listed once more: what is there then fails the drain, named."""
-    servers = boot([(HOST, "ACTIVE")] * 3)
+    # four moves one at a time: the intruder's one move, started with the drain's first, lands
+    # while the drain still has three to go (started any later, it could land after the relisting)
+    servers = boot([(HOST, "ACTIVE")] * 4)
     [intruder] = boot([("fake-compute-3", "ACTIVE")])
     thread, out = in_background(ansible, tasks=[task("host_drain", host=HOST, concurrency=1, **FAST)])
     try:
-        first = servers[0].id
-        wait_until(lambda: server_host(first) != HOST, "the drain's first move to end")
+        # the first move starting means the drain has listed the host already
+        wait_until(lambda: any(cloud.compute.get_server(s.id).task_state or server_host(s.id) != HOST
+                               for s in servers), "the drain to start its first move")
         # someone forces an instance onto the disabled host (force skips the scheduler, as an
         # operator's `openstack server migrate --live-migration --host ... ` with force does)
         cloud.compute.live_migrate_server(intruder, host=HOST, force=True, block_migration="auto")
@@ -389,3 +392,72 @@ def test_an_instance_that_arrives_during_the_drain_is_reported_not_drained(ansib
     assert records[intruder.id]["result"] == "still_on_host", records[intruder.id]
     assert intruder.id in result["msg"] and "still_on_host" in result["msg"], result["msg"]
     assert all(records[s.id]["result"] == "moved" for s in servers)
+
+
+def _kill_module(name):
+    """SIGKILL the process running the module ``name`` (as the OOM killer or a lost session would)."""
+    killed = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.endswith(b"AnsiballZ_%s.py" % name.encode()) for arg in argv[1:2]):
+            os.kill(int(pid), 9)
+            killed.append(pid)
+    return killed
+
+
+def test_a_drain_killed_mid_move_keeps_its_records_and_a_rerun_and_return_bring_every_instance_home(
+        ansible, cloud, boot, server_host, tmp_path):
+    servers = boot([(HOST, "ACTIVE")] * 3)
+    mine = dict((s.id, s) for s in servers)
+    records_file = tmp_path / "records.json"
+    drain = dict(host=HOST, concurrency=1, records_file=str(records_file), **FAST)
+    thread, out = in_background(ansible, tasks=[task("host_drain", **drain)])
+    def results_kept():
+        try:
+            return [r["result"] for r in json.loads(records_file.read_text())]
+        except (OSError, ValueError):
+            return []
+    try:
+        # kill it with the second move in flight, as its records file says: one moved, one moving
+        wait_until(lambda: "moved" in results_kept() and "still_running" in results_kept(),
+                   "the second move to start")
+        assert _kill_module("host_drain"), "no host_drain process to kill"
+    finally:
+        thread.join()
+    assert out["run"].rc != 0
+    kept = by_id(json.loads(records_file.read_text()))
+    assert sorted(kept) == sorted(mine) and oct(records_file.stat().st_mode & 0o777) == "0o600"
+    assert [r["result"] for r in kept.values()].count("still_running") == 1, kept
+    for record in kept.values():                      # a waiting one has no result yet and is still there
+        assert record["result"] in ("moved", "still_running") or server_host(record["id"]) == HOST, record
+    wait_until(lambda: not any(cloud.compute.get_server(i).task_state for i in mine), "nova to end the move")
+    service_now = service(cloud, HOST)
+    assert service_now.status == "disabled"          # the killed run left it disabled: not drained yet
+
+    again = ansible(tasks=[task("host_drain", **drain)])
+    assert again.rc == 0, again.output
+    records = by_id(again.task()["instances"])
+    assert sorted(records) == sorted(mine)            # this run moved one, the earlier two are kept
+    assert all(records[i]["result"] == "moved" and records[i]["origin"] == HOST for i in mine), records
+    assert by_id(json.loads(records_file.read_text())) == records
+    assert servers_on(cloud, HOST) == []
+
+    home = ansible(tasks=[task("compute_service", host=HOST, status="enabled"),
+                          task("host_return", host=HOST, instances=list(records.values()), **FAST)])
+    assert home.rc == 0, home.output
+    assert servers_on(cloud, HOST) == sorted(mine)
+
+
+def test_an_unreadable_records_file_is_refused_before_anything_changes(ansible, cloud, boot, tmp_path):
+    boot([(HOST, "ACTIVE")])
+    records_file = tmp_path / "records.json"
+    records_file.write_text('{"not": "a list"}')
+    run = ansible(tasks=[task("host_drain", host=HOST, records_file=str(records_file))])
+    assert run.rc != 0
+    assert run.task()["msg"].startswith("records_file %s cannot be read" % records_file)
+    assert "Nothing was changed" in run.task()["msg"]
+    assert service(cloud, HOST).status == "enabled"

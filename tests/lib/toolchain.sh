@@ -72,7 +72,8 @@ ensure_tools() {
 
 ensure_sandbox() {
   say "sandbox cloud: install if needed, start, wait until ready"
-  pipq "$ROOT/tests/sandbox/osbox.sh" start
+  # the services outlive this run: they must not hold the machine lock (fd 9), or the next run is refused
+  pipq "$ROOT/tests/sandbox/osbox.sh" start 9>&-
   eval "$("$ROOT/tests/sandbox/osbox.sh" env)"
 }
 

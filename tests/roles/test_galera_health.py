@@ -4,6 +4,7 @@ The molecule sequence (create, prepare = a three-node cluster, check, converge, 
 verify) runs first; then these tests break the cluster in the ways an operator meets and run
 the playbook osops.toolkit.galera_health against it. The tests run in order and share the hosts.
 """
+import json
 import time
 import urllib.error
 import urllib.request
@@ -307,3 +308,58 @@ def test_with_every_member_back_the_most_advanced_is_bootstrapped(hosts):
     run = hosts.playbook(PLAYBOOK, "-e", "galera_health_recover=true", label="playbook --recover: every member back")
     assert "Bootstrapping the cluster on galera3: galera3 has safe_to_bootstrap: 1" in run.stdout, run.stdout[-6000:]
     _assert_recovered(hosts, run, ["all-up\t10", "one-up\t10", "two-up\t10"])
+
+
+DUMPER = "osops_dumper"
+PASSWORD = "q'uo\"te$HOME\\x"          # a single and a double quote, a dollar and a backslash
+
+
+def _rolling_upgrade_tasks(hosts, tmp_path, tasks_from, label, **variables):
+    """One task file of osops.toolkit.rolling_upgrade on galera1, the credentials from a vars file."""
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps({"rolling_upgrade_db_login_user": DUMPER,
+                                   "rolling_upgrade_db_login_password": PASSWORD}))
+    secrets.chmod(0o600)
+    playbook = tmp_path / ("%s.yml" % tasks_from)
+    playbook.write_text(json.dumps([{"name": label, "hosts": "galera1", "gather_facts": False, "tasks": [{
+        "name": tasks_from, "ansible.builtin.include_role": {"name": "osops.toolkit.rolling_upgrade",
+                                                             "tasks_from": tasks_from},
+        "vars": dict({"rolling_upgrade_db_host": "galera1", "rolling_upgrade_release": "t",
+                      "rolling_upgrade_backup_dir": "/var/backups/osops-t", "rolling_upgrade_state_dir": "/var/backups/osops-t",
+                      "rolling_upgrade__service": {"name": "t"}, "rolling_upgrade__state": {}}, **variables)}]}]))
+    return hosts.playbook(str(playbook), "-e", "@%s" % secrets, label=label)
+
+
+def test_dumps_and_restores_never_put_the_password_on_a_command_line(hosts, tmp_path):
+    literal = PASSWORD.replace("\\", "\\\\").replace("'", "''")
+    _sql(hosts, "galera1", "CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY '%s'; "
+                           "GRANT ALL PRIVILEGES ON *.* TO '%s'@'localhost'" % (DUMPER, literal, DUMPER))
+    # enough rows that the dump runs long enough to be seen in the process list
+    _sql(hosts, "galera1", "CREATE DATABASE IF NOT EXISTS osops_t; USE osops_t; CREATE TABLE IF NOT EXISTS osops_t.rows "
+                           "(id INT PRIMARY KEY, v VARCHAR(200)); DELETE FROM osops_t.rows; "
+                           "INSERT INTO osops_t.rows SELECT seq, REPEAT('x', 200) FROM seq_1_to_60000")
+    # every command line on galera1 that runs a MariaDB client program, while the task files run
+    hosts.sh("galera1", "rm -f /tmp/argv-seen /tmp/argv-stop")
+    hosts.podman("exec", "-d", "galera1", "bash", "-c",
+                 "while [ ! -e /tmp/argv-stop ]; do for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); "
+                 "case \"$c\" in bash\\ -c\\ while*) ;; *mysqldump*|*mariadb-dump*|mysql\\ *|mariadb\\ *) echo \"$c\" >> /tmp/argv-seen;; esac; "
+                 "done; done")
+    try:
+        backup = _rolling_upgrade_tasks(hosts, tmp_path, "backup.yml", "dump osops_t", rolling_upgrade__database="osops_t")
+        assert backup.returncode == 0, backup.stdout[-6000:]
+        [dump] = hosts.sh("galera1", "ls /var/backups/osops-t/t/").split()
+        _sql(hosts, "galera1", "DELETE FROM osops_t.rows WHERE id > 100")
+        restore = _rolling_upgrade_tasks(hosts, tmp_path, "restore.yml", "restore osops_t",
+                                         rolling_upgrade__backup=["osops_t", "/var/backups/osops-t/t/" + dump, ""])
+        assert restore.returncode == 0, restore.stdout[-6000:]
+    finally:
+        hosts.sh("galera1", "touch /tmp/argv-stop")
+    seen = hosts.sh("galera1", "sort -u /tmp/argv-seen", check=False).stdout
+    assert "mysqldump --defaults-extra-file=" in seen and "osops_t" in seen, seen   # the watch saw the dump
+    for fragment in (PASSWORD, "uo\"te", "--password", " -p"):
+        assert fragment not in seen, seen
+    for out in (backup.stdout, restore.stdout):
+        assert "uo\"te" not in out
+    assert _sql(hosts, "galera1", "SELECT COUNT(*) FROM osops_t.rows") == "60000"     # the dump restores
+    assert hosts.sh("galera1", "ls -A /var/backups/osops-t") == "t\nt-galera1.state"  # no option file left
+    _sql(hosts, "galera1", "DROP DATABASE osops_t; DROP USER '%s'@'localhost'" % DUMPER)

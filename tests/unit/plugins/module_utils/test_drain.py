@@ -402,6 +402,36 @@ def test_a_rerun_that_finds_an_instance_back_on_the_host_takes_its_new_record():
     assert merged == second and drain.unsuccessful(merged) == second
 
 
+def test_an_earlier_run_stopped_mid_move_counts_the_instance_moved_once_it_left_the_host():
+    first = [_done("left", drain.STILL_RUNNING, destination=None), _done("stayed", drain.STILL_RUNNING)]
+    second = [_done("stayed", drain.MOVED, destination="compute-3")]     # still listed on the host, moved now
+    by = dict((r["id"], r) for r in drain.merge_records(first, second, "compute-1"))
+    assert by["stayed"] is second[0]
+    assert by["left"]["result"] == drain.MOVED and "an earlier run that stopped" in by["left"]["error"]
+    assert drain.unsuccessful(list(by.values())) == []
+
+
+def test_the_same_instance_twice_in_the_earlier_records_is_kept_once_the_later_entry_winning():
+    first = [_done("a", drain.STILL_RUNNING, destination=None), _done("a", drain.MOVED, destination="compute-9")]
+    [kept] = drain.merge_records(first, [], "compute-1")
+    assert (kept["result"], kept["destination"]) == (drain.MOVED, "compute-9")
+
+
+def test_a_snapshot_of_a_running_drain_marks_the_moves_in_flight_still_running():
+    clock = Clock()
+    records = _records([("a", "ACTIVE"), ("b", "ACTIVE"), ("c", "ACTIVE")])
+    snapshots = []
+    nova = FakeNova(clock, {"a": 2, "b": 5, "c": 1})
+    runner = _runner(nova, clock, concurrency=2)
+    runner.on_start = lambda record: snapshots.append(drain.records_as_of_now(records))
+    runner.run(records)
+    # when b started, a was in flight and c waited: a and b read still_running, c nothing yet
+    when_b_started = snapshots[1]
+    assert [r["result"] for r in when_b_started] == [drain.STILL_RUNNING, drain.STILL_RUNNING, None]
+    assert all(not k.startswith("_") for r in when_b_started for k in r)
+    assert [r["result"] for r in drain.records_as_of_now(records)] == [drain.MOVED] * 3
+
+
 def test_left_on_host_reports_what_nova_still_lists_there():
     records = [_done("a", drain.MOVED), _done("b", drain.FAILED), _done("c", drain.LEFT)]
     newcomers = drain.left_on_host(records, [{"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": "new"}], "compute-1")
