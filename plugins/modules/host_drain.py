@@ -86,7 +86,7 @@ options:
     default: []
   records_file:
     description:
-      - A file on the host that runs the module where the records are kept while the drain runs:
+      - A file on the host that runs the module where the records are kept while the drain runs,
         written (mode 0600, whole, by renaming a new file over it) before the first move, when
         each move starts and when each one ends, and at the end as RV(instances).
       - A run that is killed or crashes part way leaves in it every instance it moved, and those

@@ -17,7 +17,7 @@ description:
     V(PAUSED) instances, cold migration (confirmed) for V(SHUTOFF) ones.
   - Records of other hosts, and of instances the drain did not move, are ignored. A record with
     result V(still_running) (the drain stopped while nova was moving the instance) counts as
-    moved: the instance goes home when nova finished that move, and is V(already_home) when not.
+    moved; the instance goes home when nova finished that move, and is V(already_home) when not.
     An instance deleted meanwhile is reported as V(gone), one already back as V(already_home).
   - The host's compute service must be enabled and up again (see
     M(osops.toolkit.compute_service)); nova's scheduler checks every move.

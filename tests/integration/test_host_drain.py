@@ -415,12 +415,14 @@ def test_a_drain_killed_mid_move_keeps_its_records_and_a_rerun_and_return_bring_
     mine = dict((s.id, s) for s in servers)
     records_file = tmp_path / "records.json"
     drain = dict(host=HOST, concurrency=1, records_file=str(records_file), **FAST)
-    thread, out = in_background(ansible, tasks=[task("host_drain", **drain)])
+
     def results_kept():
         try:
             return [r["result"] for r in json.loads(records_file.read_text())]
         except (OSError, ValueError):
             return []
+
+    thread, out = in_background(ansible, tasks=[task("host_drain", **drain)])
     try:
         # kill it with the second move in flight, as its records file says: one moved, one moving
         wait_until(lambda: "moved" in results_kept() and "still_running" in results_kept(),

@@ -339,7 +339,7 @@ def test_dumps_and_restores_never_put_the_password_on_a_command_line(hosts, tmp_
                            "(id INT PRIMARY KEY, v VARCHAR(200)); DELETE FROM osops_t.rows; "
                            "INSERT INTO osops_t.rows SELECT seq, REPEAT('x', 200) FROM seq_1_to_60000")
     # every command line on galera1 that runs a MariaDB client program, while the task files run
-    hosts.sh("galera1", "rm -f /tmp/argv-seen /tmp/argv-stop")
+    hosts.sh("galera1", "rm -rf /tmp/argv-seen /tmp/argv-stop /var/backups/osops-t")
     hosts.podman("exec", "-d", "galera1", "bash", "-c",
                  "while [ ! -e /tmp/argv-stop ]; do for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); "
                  "case \"$c\" in bash\\ -c\\ while*) ;; *mysqldump*|*mariadb-dump*|mysql\\ *|mariadb\\ *) echo \"$c\" >> /tmp/argv-seen;; esac; "

@@ -326,8 +326,6 @@ def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
     assert not _migrations_from(cloud, "fake-compute-3", since)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (issue 18): the advised rerun on the half-upgraded host stops at "
-                   "'Set flow-restore-wait' (ovs-vsctl fails while the broken package left ovs-vswitchd down)")
 def test_the_rerun_the_failure_advises_is_accepted(hosts, cloud):
     new = os.environ["OSOPS_OVS_VERSION_NEW"]
     out = " ".join(BROKEN.get("stdout", "").split())
