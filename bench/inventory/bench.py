@@ -135,7 +135,7 @@ def seed_many_servers(cloud, count, batch=100):
         made += size
         deadline = time.time() + 900
         while True:
-            mine = [sv for sv in cloud.compute.servers(all_projects=True, name="^%sscale-" % PREFIX)]
+            mine = list(cloud.compute.servers(all_projects=True, name="^%sscale-" % PREFIX))
             if any(sv.status == "ERROR" for sv in mine):
                 raise SystemExit("a scale server went to ERROR: %s" % [sv.id for sv in mine if sv.status == "ERROR"][:5])
             if sum(sv.status == "ACTIVE" for sv in mine) >= made:
@@ -143,7 +143,7 @@ def seed_many_servers(cloud, count, batch=100):
             if time.time() > deadline:
                 raise SystemExit("scale servers not ACTIVE after 900s")
             time.sleep(2)
-    return [sv for sv in cloud.compute.servers(all_projects=True, name="^%sscale-" % PREFIX)]
+    return list(cloud.compute.servers(all_projects=True, name="^%sscale-" % PREFIX))
 
 
 def measure(key, name, func, note="", repeat=REPEAT):
@@ -246,10 +246,9 @@ def compare(other, ours, what, expected_other_hosts=None):
     """``other``'s wall time over ``ours``', counted only when both list the same hosts."""
     want = ours["result"] if expected_other_hosts is None else expected_other_hosts
     same = other["result"] == want
-    print("%s / %s wall: %.2fx  %s%s" % (other["key"], ours["key"], other["wall"] / ours["wall"],
-                                          "(same hosts: %d)" % want if same else
-                                          "NOT COUNTED: %s hosts vs %s expected" % (other["result"], want),
-                                          ("  " + what) if what else ""))
+    verdict = ("(same hosts: %d)" % want) if same else ("NOT COUNTED: %s hosts vs %s expected" % (other["result"], want))
+    ratio = other["wall"] / ours["wall"]
+    print("%s / %s wall: %.2fx  %s%s" % (other["key"], ours["key"], ratio, verdict, ("  " + what) if what else ""))
 
 
 def main():

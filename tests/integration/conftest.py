@@ -197,3 +197,23 @@ def pinned_flavor(cloud):
 def pinned_trait(cloud):
     """set_pinned_trait for the sandbox: ``pinned_trait(host, present)``."""
     return lambda host, present: set_pinned_trait(cloud, host, present)
+
+
+@pytest.fixture
+def kill_module():
+    """``kill_module(name)``: SIGKILL the process running the module ``name`` now (as the OOM killer
+    or a lost session would); fails when there is none."""
+    def kill(name):
+        killed = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                    argv = handle.read().split(b"\0")
+            except OSError:
+                continue
+            if any(arg.endswith(b"AnsiballZ_%s.py" % name.encode()) for arg in argv[1:2]):
+                os.kill(int(pid), 9)
+                killed.append(pid)
+        assert killed, "no %s module process to kill" % name
+        return killed
+    return kill

@@ -1,6 +1,8 @@
 """The osops.toolkit.drain_host playbook: validated input, progress while it runs, records, return."""
 import json
 import re
+import threading
+import time
 
 import pytest
 
@@ -129,3 +131,41 @@ def test_a_drain_run_again_after_a_failed_move_keeps_the_records_and_return_brin
     from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import RetryingApi, servers_on_host
     listed = [s["id"] for s in servers_on_host(RetryingApi(cloud.compute), HOST, page_size=1)]
     assert {pinned.id, movable.id} <= set(listed) and len(listed) == len(set(listed))
+
+
+def test_a_drain_job_that_dies_is_reported_at_once_with_its_records_and_return_brings_them_home(
+        server_host, ansible, cloud, boot, tmp_path, kill_module):
+    servers = boot([(HOST, "ACTIVE")] * 3)
+    records_file = tmp_path / "records.json"
+    variables = {"drain_host": HOST, "drain_host_concurrency": 1, "drain_host_progress_check": 3,
+                 "drain_host_instance_timeout": 900, "drain_host_records_file": str(records_file),
+                 "drain_host_progress_file": str(tmp_path / "progress.jsonl")}
+    holder = {}
+    thread = threading.Thread(target=lambda: holder.setdefault(
+        "run", ansible(playbook="osops.toolkit.drain_host", extra_vars=variables)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 180
+        while sum(server_host(s.id) != HOST for s in servers) < 1:
+            assert time.monotonic() < deadline, "the first move did not end"
+            time.sleep(0.5)
+        kill_module("host_drain")          # the drain job dies; the playbook goes on
+    finally:
+        thread.join()
+    run = holder["run"]
+    assert run.rc != 0
+    tasks = tasks_by_name(run)
+    # the waiting ends when the job is found dead, not after instance_timeout for each instance left
+    progress = tasks["Progress"]["results"]
+    assert progress[-1].get("skipped") is True, progress
+    report = tasks["Report the drain"]["msg"]
+    assert "The drain job ended without a result" in report and str(records_file) in report, report
+    kept = dict((r["id"], r) for r in json.loads(records_file.read_text()))
+    assert sorted(kept) == sorted(s.id for s in servers)
+    assert [r["result"] for r in kept.values()].count("moved") >= 1
+    [svc] = [s for s in cloud.compute.services(binary="nova-compute") if s.host == HOST]
+    assert svc.status == "disabled"
+
+    back = ansible(playbook="osops.toolkit.drain_host", extra_vars=dict(variables, drain_host_action="return"))
+    assert back.rc == 0, back.output
+    assert all(server_host(s.id) == HOST for s in servers)

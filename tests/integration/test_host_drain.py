@@ -394,23 +394,8 @@ def test_an_instance_that_arrives_during_the_drain_is_reported_not_drained(ansib
     assert all(records[s.id]["result"] == "moved" for s in servers)
 
 
-def _kill_module(name):
-    """SIGKILL the process running the module ``name`` (as the OOM killer or a lost session would)."""
-    killed = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as handle:
-                argv = handle.read().split(b"\0")
-        except OSError:
-            continue
-        if any(arg.endswith(b"AnsiballZ_%s.py" % name.encode()) for arg in argv[1:2]):
-            os.kill(int(pid), 9)
-            killed.append(pid)
-    return killed
-
-
 def test_a_drain_killed_mid_move_keeps_its_records_and_a_rerun_and_return_bring_every_instance_home(
-        ansible, cloud, boot, server_host, tmp_path):
+        ansible, cloud, boot, server_host, tmp_path, kill_module):
     servers = boot([(HOST, "ACTIVE")] * 3)
     mine = dict((s.id, s) for s in servers)
     records_file = tmp_path / "records.json"
@@ -427,7 +412,7 @@ def test_a_drain_killed_mid_move_keeps_its_records_and_a_rerun_and_return_bring_
         # kill it with the second move in flight, as its records file says: one moved, one moving
         wait_until(lambda: "moved" in results_kept() and "still_running" in results_kept(),
                    "the second move to start")
-        assert _kill_module("host_drain"), "no host_drain process to kill"
+        kill_module("host_drain")
     finally:
         thread.join()
     assert out["run"].rc != 0
