@@ -17,9 +17,11 @@ measured by running each chain alone. The headline ratio is (a)'s wall time agai
 serial sum is printed too. A row counts only when it lists the same hosts as the row it is
 compared with (the "hosts" column; "same" says so).
 
-Then, at scale: BENCH_SCALE_SERVERS (1000) more servers (fake driver, tiny flavor, booted in
-batches with min_count) and the plugin with include_servers against openstack.cloud's inventory
-on the same cloud. Prints figures; asserts nothing. Cleans up what it seeded.
+Then, at scale, when BENCH_SCALE_SERVERS is set (1000 is what issue 20 asks for): that many more
+servers (fake driver, tiny flavor, booted 100 per request with min_count) and the plugin with
+include_servers against openstack.cloud's inventory on the same cloud. Not working yet: on the
+sandbox, listing servers/detail while 100 multi-created servers build answers 500 (nova gets a
+BadRequest from neutron), so the default is 0. Prints figures; asserts nothing. Cleans up what it seeded.
 """
 import concurrent.futures
 import os
@@ -35,7 +37,7 @@ from keystoneauth1 import session as ks_session
 
 N_NODES = int(os.environ.get("BENCH_NODES", "2000"))
 N_SERVERS = int(os.environ.get("BENCH_SERVERS", "20"))
-N_SCALE = int(os.environ.get("BENCH_SCALE_SERVERS", "1000"))
+N_SCALE = int(os.environ.get("BENCH_SCALE_SERVERS", "0"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 PREFIX = "bench-"
 OSBOX_HOME = os.environ["OSBOX_HOME"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/inventory: prints a table, asserts nothing. BENCH_NODES (2000), BENCH_SERVERS (20), BENCH_REPEAT (3),
-# BENCH_SCALE_SERVERS (1000; 0 leaves the scale rows out).
+# BENCH_SCALE_SERVERS (0: no scale rows; see the docstring: nova 500s listing 100 multi-created servers here).
 set -euo pipefail
 . "$(dirname "$0")/../../tests/lib/toolchain.sh"
 ensure_tools
