@@ -8,7 +8,7 @@
 #                      hypervisor_hardening and ovs_upgrade included
 # and, with OSOPS_UPGRADE_LANE=1, at the same time in a pytest process of its own,
 #   tests/upgrade      the rolling upgrade of a second sandbox cloud from 2026.1 to 2026.2, in its own
-#                      network namespace (about 30 minutes); its log: $OSOPS_CACHE/upgrade-lane.log
+#                      network namespace (about 20 minutes); its log: $OSOPS_CACHE/upgrade-lane.log
 # OSOPS_ONLY=unit,quality,integration,roles,upgrade (any of them, comma-separated) runs only those parts
 # and installs only what they need. Extra arguments go to pytest (for example: tests/run.sh -k compute_service).
 # At the end it prints how many seconds each part took. The sandbox keeps running afterwards

@@ -435,7 +435,9 @@ def test_a_new_stats_password_is_applied_by_a_reload(hosts):
     ({"haproxy_tls_certificate_source": "files", "haproxy_tls_certificate_file": "/nonexistent/api.pem",
       "haproxy_tls_certificate_key_file": "/nonexistent/api.key"},
      "does not exist on the controller"),
-], ids=["backend-without-address", "galera-node-without-address", "missing-certificate"])
+    ({"haproxy_tls_galera_check_interval_ms": 0},
+     "haproxy_tls_galera_check_interval_ms (at least 100), _check_fall and _check_rise (at least 1) got 0,"),
+], ids=["backend-without-address", "galera-node-without-address", "missing-certificate", "galera-check-interval-0"])
 def test_bad_input_fails_before_touching_the_running_haproxy(hosts, extra, message):
     before = _fingerprint(hosts)
     rc, output = _converge(hosts, extra)

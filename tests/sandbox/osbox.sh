@@ -5,6 +5,7 @@
 #   tests/sandbox/osbox.sh install-venv   only the venv
 #   tests/sandbox/osbox.sh start     install if needed, start (cold: initialise; warm: just start), wait ready
 #   tests/sandbox/osbox.sh stop      stop every process it started
+#   tests/sandbox/osbox.sh stop NAME one process only (restart NAME starts it again)
 #   tests/sandbox/osbox.sh restart NAME   restart one process (keystone, nova-compute-HOST, nova-api@127.0.0.2, ...)
 #                                    from its venv link $OSBOX_HOME/venvs/NAME
 #   tests/sandbox/osbox.sh pause NAME SECONDS   stop one process, wait, start it again (an outage for fault tests)
@@ -27,12 +28,18 @@ case $cmd in
   install) osbox_install ;;
   install-venv) osbox_install_venv ;;
   start) osbox_install; osbox_render; osbox_start ;;
-  stop) osbox_stop ;;
+  stop) if [ -z "${2:-}" ]; then osbox_stop
+        else osbox_env
+          case " mariadb $APIS $DAEMONS $(compute_names) $(replica_names) " in
+            *" $2 "*) stop_group "$2" ;;
+            *) log "unknown service $2"; exit 2 ;;
+          esac
+        fi ;;
   restart) [ -n "${2:-}" ] || { echo "usage: $0 restart NAME" >&2; exit 2; }; osbox_env; osbox_restart "$2" ;;
   pause) [ -n "${3:-}" ] || { echo "usage: $0 pause NAME SECONDS" >&2; exit 2; }
          osbox_env; stop_group "$2"; sleep "$3"; osbox_restart "$2" ;;
   status) osbox_status ;;
   reset) osbox_stop; rm -rf "$OSBOX_HOME/data" "$OSBOX_HOME/logs" "$OSBOX_HOME/run" "$OSBOX_HOME/venvs" ;;
   env) printf 'export OS_CLIENT_CONFIG_FILE=%s/clouds.yaml\nexport OS_CLOUD=osbox\n' "$OSBOX_HOME" ;;
-  *) echo "usage: $0 install|install-venv|start|stop|restart NAME|pause NAME SECONDS|status|reset|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-venv|start|stop [NAME]|restart NAME|pause NAME SECONDS|status|reset|env" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 """A real rolling upgrade: the upgrade cloud starts at 2026.1 and is upgraded to 2026.2 by
 playbooks/rolling_upgrade.yml, with servers created before it and a client calling every API
 through haproxy the whole time. The tests run in order and share the cloud."""
+import datetime
 import glob
 import json
 import os
@@ -224,14 +225,51 @@ def test_servers_from_before_are_usable_after(cloud):
     _servers_usable(cloud)
 
 
+def _started(parsed, task_prefix):
+    """When the first task whose name starts with task_prefix began (naive UTC, as the databases keep it)."""
+    starts = [task["task"]["duration"]["start"] for play in parsed["plays"] for task in play["tasks"]
+              if task["task"]["name"].split(" : ", 1)[-1].startswith(task_prefix)]
+    assert starts, "no task named %r ran" % task_prefix
+    return datetime.datetime.fromisoformat(min(starts).rstrip("Z")).replace(tzinfo=None)
+
+
+def _rows_written_between(databases, start, end):
+    """Rows of these databases created, updated or deleted in [start, end): {table.column: count}."""
+    columns = db("SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                 "WHERE table_schema IN (%s) AND column_name IN ('created_at', 'updated_at', 'deleted_at') "
+                 "AND data_type IN ('datetime', 'timestamp')" % ", ".join("'%s'" % d for d in databases))
+    found = {}
+    for schema_name, table, column in columns:
+        [(count,)] = db("SELECT COUNT(*) FROM `%s`.`%s` WHERE `%s` >= '%s' AND `%s` < '%s'"
+                        % (schema_name, table, column, start, column, end))
+        if count:
+            found["%s.%s.%s" % (schema_name, table, column)] = count
+    return found
+
+
 def test_rollback_restores_the_databases_and_the_old_release(cloud):
-    rc, parsed = playbook("rolling_upgrade_rollback.yml")
+    # a client creates keypairs, networks and images through haproxy the whole time
+    with upcloud.Writer() as writer:
+        rc, parsed = playbook("rolling_upgrade_rollback.yml")
     assert rc == 0, failure(parsed)
+    print("creates through haproxy during the rollback:", json.dumps(writer.summary(), sort_keys=True))
+    # every writer was stopped before the first database was dropped, and nothing ran until every
+    # one was restored: no row was written between the first drop and the first start. The
+    # client's creates failed in between (the announced outage), and succeeded before and after.
+    restored = sorted({os.path.basename(b).split("-")[0] for b in STATE["backups"]})
+    dropped, started = _started(parsed, "Drop "), _started(parsed, "Start with a command")
+    assert dropped < started
+    assert [t for t in writer.created if t < dropped] and [t for t in writer.created if t > started], writer.summary()
+    assert _rows_written_between(restored, dropped, started) == {}
+    stopped = [r["rolling_upgrade_process"] for r in results(parsed, "Stop with a command") if r.get("changed")]
+    assert {"keystone", "keystone@127.0.0.2", "nova-conductor", "ironic-conductor", "cinder-volume"} <= set(stopped)
     now = schema()
     assert (now["nova"], now["ironic"], now["neutron"]) == (
         STATE["before"]["nova"], STATE["before"]["ironic"], STATE["before"]["neutron"])
-    assert set(links().values()) - {upcloud.NEW_VENV} == {upcloud.OLD_VENV}
-    assert {k for k, v in links().items() if v == upcloud.NEW_VENV} == {"nova-compte-up-compute-2"}
+    # every process is back on the old release, and the link the failed run made for the misspelt
+    # process is gone
+    assert set(links().values()) == {upcloud.OLD_VENV}
+    assert "nova-compte-up-compute-2" not in links()
     assert not pinned() and state_files() == []
     assert nova_max_microversion() == STATE["microversion_before"]
     _servers_usable(cloud)

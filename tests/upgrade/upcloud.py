@@ -107,7 +107,8 @@ def nova_max_microversion_of(venv):
 def inventory(python):
     """The inventory an operator would write for this cloud; every host is reached locally."""
     etc = os.path.join(HOME, "etc")
-    restart = ["env"] + ["%s=%s" % kv for kv in sorted(ENV.items())] + [OSBOX, "restart", "{{ rolling_upgrade_process }}"]
+    osbox = ["env"] + ["%s=%s" % kv for kv in sorted(ENV.items())] + [OSBOX]
+    restart, stop = osbox + ["restart", "{{ rolling_upgrade_process }}"], osbox + ["stop", "{{ rolling_upgrade_process }}"]
     rabbit = ". %s/rabbitmq-env.sh && /usr/lib/rabbitmq/bin/rabbitmq-diagnostics -q " % etc
     overrides = {
         "keystone": dict(config_args=["--config-file", etc + "/keystone/keystone.conf"]),
@@ -149,6 +150,7 @@ def inventory(python):
             "rolling_upgrade_venv": NEW_VENV,
             "rolling_upgrade_venv_link": HOME + "/venvs/{{ rolling_upgrade_process }}",
             "rolling_upgrade_restart_command": restart,
+            "rolling_upgrade_stop_command": stop,
             "rolling_upgrade_service_overrides": overrides,
             # keystone-status reads /etc/keystone/fernet-keys before its --config-file; glance-status
             # of glance 33.0.0 crashes (NoSuchOptError enabled_backends): both upstream bugs
@@ -226,3 +228,43 @@ class Prober(object):
 
     def summary(self):
         return {name: "%d/%d failed" % (len(self.failures[name]), self.calls[name]) for name in APIS}
+
+
+class Writer(Prober):
+    """Creates a nova keypair, a neutron network and a glance image record through haproxy, one
+    after the other, until stopped: rows with a created_at in nova_api, neutron and glance. Keeps
+    the UTC time of each create that succeeded."""
+
+    WRITES = {
+        "nova-api": (8774, "/v2.1/os-keypairs", lambda name: {"keypair": {"name": name}}),
+        "neutron": (9696, "/v2.0/networks", lambda name: {"network": {"name": name}}),
+        "glance": (9292, "/v2/images", lambda name: {"name": name, "disk_format": "raw", "container_format": "bare"}),
+    }
+
+    def __init__(self, interval=0.3):
+        super().__init__(interval)
+        self.calls = {name: 0 for name in self.WRITES}
+        self.failures = {name: [] for name in self.WRITES}
+        self.created = []
+
+    def _run(self):
+        import datetime
+        import time
+        n = 0
+        while not self.stop_event.is_set():
+            for api, (port, path, body) in self.WRITES.items():
+                n += 1
+                self.calls[api] += 1
+                try:
+                    reply = self.session.post("http://%s:%d%s" % (VIP, port, path), json=body("rollback-writer-%d" % n),
+                                              headers={"X-Auth-Token": self.token}, timeout=15)
+                    if reply.status_code >= 300:
+                        self.failures[api].append("%s HTTP %s" % (time.strftime("%T"), reply.status_code))
+                    else:
+                        self.created.append(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+                except Exception as exc:   # a failed call is what is counted
+                    self.failures[api].append("%s %s" % (time.strftime("%T"), exc.__class__.__name__))
+            self.stop_event.wait(self.interval)
+
+    def summary(self):
+        return {name: "%d/%d failed" % (len(self.failures[name]), self.calls[name]) for name in self.WRITES}
