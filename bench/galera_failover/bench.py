@@ -226,7 +226,7 @@ def main():
         for label, settings, galera in configs:
             converge(**settings)
             _set_galera(GALERA_DEFAULTS + (";" + galera if galera else ""))
-            kills = [one_kill() for _ in range(KILLS)]
+            kills = [one_kill() for _kill in range(KILLS)]
             stall = one_stall() if STALL > 0 else None
             kill_rows.append([label, _spread([k["gap"] for k in kills]), _spread([k["down"] for k in kills]),
                               _spread([k["evicted"] for k in kills]), sum(k["errors"] for k in kills),
