@@ -6,7 +6,7 @@
 #   tests/integration  the modules and playbooks through ansible-playbook against the sandbox
 #   tests/roles        every role's molecule scenario on real podman test hosts (tests/lib/testhosts.sh),
 #                      hypervisor_hardening and ovs_upgrade included
-# and, with OSOPS_UPGRADE_LANE=1, at the same time in a pytest process of its own,
+# and, at the same time in a pytest process of its own (unless pytest arguments select tests),
 #   tests/upgrade      the rolling upgrade of a second sandbox cloud from 2026.1 to 2026.2, in its own
 #                      network namespace (about 20 minutes); its log: $OSOPS_CACHE/upgrade-lane.log
 # OSOPS_ONLY=unit,quality,integration,roles,upgrade (any of them, comma-separated) runs only those parts
@@ -19,8 +19,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib/testhosts.sh"
 T0=$(date +%s)
 
-only=${OSOPS_ONLY:-unit,quality,integration,roles}
-[ "${OSOPS_UPGRADE_LANE:-0}" = 0 ] || only="$only,upgrade"
+# every part by default; pytest arguments (-k ...) select tests, and the upgrade lane takes none
+default=unit,quality,integration,roles,upgrade
+[ $# -eq 0 ] || default=unit,quality,integration,roles
+only=${OSOPS_ONLY:-$default}
 wants() { [[ ",$only," == *",$1,"* ]]; }
 for part in ${only//,/ }; do
   case $part in unit|quality|integration|roles|upgrade) ;;
