@@ -98,7 +98,8 @@ def merge_records(previous, current, host):
     records of other hosts, or of instances that did not move then and are gone from ``host``
     now, are left out. Returns a new list: this run's records, then the kept earlier ones.
     An earlier record with result still_running (that run stopped while nova moved it) whose
-    instance is not on ``host`` any more is kept as moved: nova finished that move.
+    instance is not on ``host`` any more is kept as moved: nova finished that move. So is one
+    this run found still on ``host`` while nova moved it, and saw leave (moved_elsewhere).
     """
     earlier = collections.OrderedDict()
     for r in previous or []:
@@ -109,6 +110,9 @@ def merge_records(previous, current, host):
         first = earlier.pop(record["id"], None)
         if first is not None:
             record["origin"] = first["origin"]
+            if record["result"] == MOVED_ELSEWHERE and first["result"] == STILL_RUNNING:
+                record["result"] = MOVED
+                record["error"] = "moved by an earlier run that stopped while nova was moving it"
         merged.append(record)
     for r in earlier.values():
         kept = dict(new_record(r, r["origin"], r.get("method"), r.get("destination")),

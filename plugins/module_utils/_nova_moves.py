@@ -236,6 +236,22 @@ def get_server(compute, server_id):
     return server_view(response.json()["server"])
 
 
+def servers_at_rest(compute, server_ids, timeout, poll_interval, clock=time.monotonic, sleep=time.sleep):
+    """The servers of ``server_ids`` (None: deleted) once nova has no task running on any of them.
+
+    A move still running (one a killed drain started) ends on another host: where the server is
+    now says nothing until it ends. Those still busy after ``timeout`` seconds keep their task_state.
+    """
+    deadline = clock() + timeout
+    servers = dict((server_id, get_server(compute, server_id)) for server_id in server_ids)
+    while True:
+        busy = [i for i, server in servers.items() if server is not None and server["task_state"]]
+        if not busy or clock() >= deadline:
+            return servers
+        sleep(poll_interval)
+        servers.update((server_id, get_server(compute, server_id)) for server_id in busy)
+
+
 def aggregate_hosts(compute, aggregate):
     """The hosts of the aggregate named (or with the id or UUID) ``aggregate``; None if unknown."""
     for agg in _get(compute, "/os-aggregates").json()["aggregates"]:

@@ -17,7 +17,8 @@ description:
     away, O(concurrency) at a time.
   - V(ACTIVE) and V(PAUSED) instances are live-migrated, V(SHUTOFF) ones cold-migrated and
     the migration confirmed (they stay shut off). Instances in any other state are never
-    skipped silently; O(other_states) says what happens to them.
+    skipped silently; O(other_states) says what happens to them. An instance nova is busy with
+    (a move a stopped drain started) is waited for, up to O(instance_timeout) seconds, first.
   - The host is matched exactly; draining C(compute-1) never touches C(compute-10).
   - One instance that cannot be moved does not stop the others (see O(stop_on_failure)); the
     module fails at the end when any instance is still on the host, returns every record and
@@ -230,6 +231,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import (
     compute_services,
     free_capacity,
     instance_demands,
+    servers_at_rest,
     servers_on_host,
 )
 
@@ -267,7 +269,7 @@ class HostDrainModule(MovesModule):
                 self.fail("Every entry of previous_instances needs an id; pass the instances an earlier "
                           "host_drain returned.")
         previous = self.earlier_records() + p["previous_instances"]
-        servers = servers_on_host(self.compute, host)
+        servers = self.at_rest_on(host, servers_on_host(self.compute, host))
         records = self.records = self.records_for(servers, host, drain_method, "migrate", p["destination_host"])
         self.place(records, servers, destinations)
 
@@ -305,6 +307,16 @@ class HostDrainModule(MovesModule):
             self.records_file.write(records)
         self.report(records, "off %s" % host, " %s stays disabled." % host if not self.check_mode else "",
                     changed=changed)
+
+    def at_rest_on(self, host, servers):
+        """``servers`` once nova is done with those it is busy with (a move a killed drain started
+        ends elsewhere); those that left ``host`` meanwhile are left out."""
+        busy = [server["id"] for server in servers if server["task_state"]]
+        if not busy:
+            return servers
+        now = servers_at_rest(self.compute, busy, self.params["instance_timeout"], self.params["poll_interval"])
+        return [server for server in servers if not server["task_state"]] + [
+            now[i] for i in busy if now[i] is not None and now[i]["host"] == host]
 
     def earlier_records(self):
         """What records_file holds from an earlier run ([] without one)."""

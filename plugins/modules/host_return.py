@@ -17,7 +17,10 @@ description:
     V(PAUSED) instances, cold migration (confirmed) for V(SHUTOFF) ones.
   - Records of other hosts, and of instances the drain did not move, are ignored. A record with
     result V(still_running) (the drain stopped while nova was moving the instance) counts as
-    moved; the instance goes home when nova finished that move, and is V(already_home) when not.
+    moved.
+  - An instance nova is still busy with (a move that a killed drain started) is waited for, up to
+    O(instance_timeout) seconds, and then sent home from wherever that move ended; it is
+    V(timeout) when nova is still busy with it on O(host) after that.
     An instance deleted meanwhile is reported as V(gone), one already back as V(already_home).
   - The host's compute service must be enabled and up again (see
     M(osops.toolkit.compute_service)); nova's scheduler checks every move.
@@ -111,11 +114,12 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     MOVED,
     MOVED_ELSEWHERE,
     STILL_RUNNING,
+    TIMEOUT,
     drain_method,
     new_record,
 )
 from ansible_collections.osops.toolkit.plugins.module_utils._host_moves import MovesModule
-from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import get_server
+from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import servers_at_rest
 
 
 class HostReturnModule(MovesModule):
@@ -135,12 +139,21 @@ class HostReturnModule(MovesModule):
                       "first (osops.toolkit.compute_service with status=enabled)."
                       % (home, service["status"], service["state"]))
 
+        drained_off = list(self._drained_off(home))
+        servers = servers_at_rest(self.compute, [d["id"] for d in drained_off],
+                                  self.params["instance_timeout"], self.params["poll_interval"])
         records = self.records = []
-        for drained in self._drained_off(home):
-            server = get_server(self.compute, drained["id"])
+        for drained in drained_off:
+            server = servers[drained["id"]]
             if server is None:
                 record = new_record({"id": drained["id"], "name": drained.get("name")}, None, None, home)
                 record["result"] = GONE
+            elif server["task_state"] and server["host"] == home:
+                record = new_record(server, home, None, home)
+                record["result"] = TIMEOUT
+                record["error"] = ("nova was still at task %s after instance_timeout (%d s): a move a drain "
+                                   "started may still take it off %s; run the return again once it ends"
+                                   % (server["task_state"], self.params["instance_timeout"], home))
             elif server["host"] == home:
                 record = new_record(server, home, None, home)
                 record["result"] = ALREADY_HOME

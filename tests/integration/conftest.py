@@ -1,6 +1,8 @@
 """Integration fixtures: the sandbox cloud, and ansible-playbook runs whose results we can read."""
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -199,21 +201,53 @@ def pinned_trait(cloud):
     return lambda host, present: set_pinned_trait(cloud, host, present)
 
 
+def _module_processes(name):
+    """The pids of the processes running the module ``name`` now."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.endswith(b"AnsiballZ_%s.py" % name.encode()) for arg in argv[1:2]):
+            pids.append(int(pid))
+    return pids
+
+
 @pytest.fixture
 def kill_module():
     """``kill_module(name)``: SIGKILL the process running the module ``name`` now (as the OOM killer
     or a lost session would); fails when there is none."""
     def kill(name):
-        killed = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as handle:
-                    argv = handle.read().split(b"\0")
-            except OSError:
-                continue
-            if any(arg.endswith(b"AnsiballZ_%s.py" % name.encode()) for arg in argv[1:2]):
-                os.kill(int(pid), 9)
-                killed.append(pid)
+        killed = _module_processes(name)
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
         assert killed, "no %s module process to kill" % name
         return killed
     return kill
+
+
+@pytest.fixture
+def module_processes():
+    """``module_processes(name)``: the pids of the processes running the module ``name`` now."""
+    return _module_processes
+
+
+@pytest.fixture
+def frozen():
+    """``with frozen(NAME):`` see _frozen."""
+    return _frozen
+
+
+@contextlib.contextmanager
+def _frozen(process):
+    """A sandbox process (``nova-compute-HOST``, ...) stopped with SIGSTOP inside the block: it
+    holds its connections and answers nothing, as a hung host does."""
+    with open(os.path.join(OSBOX_HOME, "run", process + ".pid")) as handle:
+        group = os.getpgid(int(handle.read()))
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(group, signal.SIGCONT)

@@ -439,6 +439,59 @@ def test_a_drain_killed_mid_move_keeps_its_records_and_a_rerun_and_return_bring_
     assert servers_on(cloud, HOST) == sorted(mine)
 
 
+def killed_drain_record(server):
+    """The record a drain killed while nova moved ``server`` off HOST leaves behind."""
+    return {"id": server.id, "name": server.name, "status": "ACTIVE", "origin": HOST, "destination": None,
+            "method": "live", "seconds": None, "result": "still_running", "error": None}
+
+
+def start_move(cloud, server, host):
+    """Ask nova to live-migrate ``server`` to ``host`` (asynchronous from 2.25 on) and wait until it took it."""
+    answer = cloud.compute.post("/servers/%s/action" % server.id, microversion="2.65", json={
+        "os-migrateLive": {"host": host, "block_migration": "auto"}})
+    assert answer.status_code == 202, answer.text
+    wait_until(lambda: cloud.compute.get_server(server.id).task_state, "nova to take the move")
+
+
+def run_while_moving(ansible, cloud, server, frozen, module_processes, module, **args):
+    """Run ``module`` while nova moves ``server`` from HOST to fake-compute-2, whose nova-compute
+    answers nothing until the module has read the instance on HOST, moving; then the move ends."""
+    with frozen("nova-compute-fake-compute-2"):
+        start_move(cloud, server, "fake-compute-2")
+        thread, out = in_background(ansible, tasks=[task(module, **args)])
+        wait_until(lambda: module_processes(module), "the module to start")
+        time.sleep(3)
+        moving = cloud.compute.get_server(server.id)
+        assert (moving.compute_host, bool(moving.task_state)) == (HOST, True)
+    thread.join()
+    return out["run"]
+
+
+def test_a_return_waits_for_a_move_nova_has_not_finished_and_then_brings_the_instance_home(
+        ansible, cloud, boot, server_host, frozen, module_processes):
+    [server] = boot([(HOST, "ACTIVE")])
+    run = run_while_moving(ansible, cloud, server, frozen, module_processes, "host_return", host=HOST,
+                           instances=[killed_drain_record(server)], **FAST)
+    assert run.rc == 0, run.output
+    [back] = run.task()["instances"]
+    assert (back["result"], back["origin"], back["destination"]) == ("moved", "fake-compute-2", HOST), back
+    assert server_host(server.id) == HOST and not cloud.compute.get_server(server.id).task_state
+
+
+def test_a_rerun_of_a_killed_drain_counts_the_move_nova_finishes_meanwhile_as_its_own(
+        ansible, cloud, boot, tmp_path, frozen, module_processes):
+    [server] = boot([(HOST, "ACTIVE")])
+    records_file = tmp_path / "records.json"
+    records_file.write_text(json.dumps([killed_drain_record(server)]))
+    run = run_while_moving(ansible, cloud, server, frozen, module_processes, "host_drain", host=HOST,
+                           records_file=str(records_file), **FAST)
+    assert run.rc == 0, run.output
+    # moved by this drain, not someone else's move or an unmovable MIGRATING one: the return sends it home
+    [record] = run.task()["instances"]
+    assert (record["result"], record["origin"]) == ("moved", HOST), record
+    assert json.loads(records_file.read_text()) == [record]
+
+
 def test_an_unreadable_records_file_is_refused_before_anything_changes(ansible, cloud, boot, tmp_path):
     boot([(HOST, "ACTIVE")])
     records_file = tmp_path / "records.json"

@@ -411,6 +411,17 @@ def test_an_earlier_run_stopped_mid_move_counts_the_instance_moved_once_it_left_
     assert drain.unsuccessful(list(by.values())) == []
 
 
+def test_a_rerun_that_saw_the_earlier_runs_move_end_counts_it_moved_so_return_sends_it_home():
+    # the rerun listed it on the host while nova still moved it, then found it gone elsewhere
+    first = [_done("a", drain.STILL_RUNNING, destination=None)]
+    second = [_done("a", drain.MOVED_ELSEWHERE, destination="compute-3")]
+    [merged] = drain.merge_records(first, second, "compute-1")
+    assert (merged["result"], merged["origin"], merged["destination"]) == (drain.MOVED, "compute-1", "compute-3")
+    # someone else's move of an instance this drain never moved stays theirs
+    [theirs] = drain.merge_records([], [_done("b", drain.MOVED_ELSEWHERE)], "compute-1")
+    assert theirs["result"] == drain.MOVED_ELSEWHERE
+
+
 def test_the_same_instance_twice_in_the_earlier_records_is_kept_once_the_later_entry_winning():
     first = [_done("a", drain.STILL_RUNNING, destination=None), _done("a", drain.MOVED, destination="compute-9")]
     [kept] = drain.merge_records(first, [], "compute-1")

@@ -207,3 +207,43 @@ def test_a_move_request_whose_answer_was_lost_is_sent_again_only_when_nova_did_n
     moves = nova.NovaMoves(nova.RetryingApi(proxy))
     assert moves.start(_record("vm")) is None
     assert len(proxy.posted) == sent
+
+
+class ServersProxy(object):
+    """Serves GET /servers/ID from a list of answers per server: a dict (server body) or None (404)."""
+    service_type = "compute"
+
+    def __init__(self, answers):
+        self.answers = dict((i, list(a)) for i, a in answers.items())
+
+    def get(self, url, **kwargs):
+        server_id = url.rsplit("/", 1)[1]
+        body = self.answers[server_id].pop(0) if len(self.answers[server_id]) > 1 else self.answers[server_id][0]
+        return Response(404) if body is None else Response(200, {"server": dict(body, id=server_id)})
+
+
+def _at(host, task_state=None):
+    return {"OS-EXT-SRV-ATTR:host": host, "OS-EXT-STS:task_state": task_state, "status": "ACTIVE"}
+
+
+def test_servers_in_motion_are_read_again_until_nova_is_done_with_them():
+    clock = Clock()
+    proxy = ServersProxy({
+        "moving": [_at("cmp-1", "migrating"), _at("cmp-1", "migrating"), _at("cmp-2")],
+        "still": [_at("cmp-1")],
+        "deleted": [None],
+    })
+    servers = nova.servers_at_rest(nova.RetryingApi(proxy), ["moving", "still", "deleted"], timeout=60,
+                                   poll_interval=2, clock=clock, sleep=clock.sleep)
+    # the one that was on its host while moving ends where the move took it
+    assert servers["moving"]["host"] == "cmp-2" and servers["moving"]["task_state"] is None
+    assert servers["still"]["host"] == "cmp-1" and servers["deleted"] is None
+    assert clock.sleeps == [2, 2]
+
+
+def test_a_server_nova_never_finishes_with_is_given_back_busy_after_the_timeout():
+    clock = Clock()
+    proxy = ServersProxy({"stuck": [_at("cmp-1", "migrating")]})
+    servers = nova.servers_at_rest(nova.RetryingApi(proxy), ["stuck"], timeout=10, poll_interval=3,
+                                   clock=clock, sleep=clock.sleep)
+    assert servers["stuck"]["task_state"] == "migrating" and clock.now == 12
