@@ -134,6 +134,20 @@ def test_owner_refuses_to_enable_a_host_someone_disabled_again_and_force_goes_on
     assert (svc.status, svc.disabled_reason) == ("enabled", None)
 
 
+@pytest.mark.parametrize("reason, by", [
+    ("AUTO: Connection to libvirt lost: 1", "by Nova's libvirt driver"),
+    ("Auto-disabled due to 10 build failures", "by Nova after build failures"),
+])
+def test_nova_s_own_reasons_are_named_and_never_cleared_without_force(ansible, cloud, disable_service, reason, by):
+    disable_service(HOST, reason)
+    refused = ansible(tasks=service_task(host=HOST, status="enabled", owner="patching"))
+    assert refused.rc != 0
+    assert refused.task()["msg"].startswith("%s stays disabled: it is disabled %s (reason %r), not by patching"
+                                            % (HOST, by, reason)), refused.task()["msg"]
+    svc = nova_service(cloud, HOST)
+    assert (svc.status, svc.disabled_reason) == ("disabled", reason)
+
+
 def test_unknown_host_fails_with_a_clear_message(ansible):
     run = ansible(tasks=service_task(host="fake-compute-", status="disabled"))
     assert run.rc != 0

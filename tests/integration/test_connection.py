@@ -64,7 +64,7 @@ MODULE = "osops.toolkit.network_agent_info"  # one Neutron call: light, and Neut
 
 
 @pytest.fixture(scope="module")
-def secret_user(cloud, sandbox):
+def secret_user(cloud, sandbox, tmp_path_factory):
     """A keystone user whose password has quotes, a backslash and shell characters, with an admin
     role on the admin project and an application credential with such a secret; deleted after."""
     token = uuid.uuid4().hex[:12]  # in the password only
@@ -94,8 +94,15 @@ def secret_user(cloud, sandbox):
                 assert "Could not find role assignment" in str(error)
                 time.sleep(1)
         assert credential is not None, "keystone never saw the role assignment of %s" % name
+        # a client certificate and key (an http endpoint does not use them, but they are passed on)
+        key_token = uuid.uuid4().hex[:12]
+        client = tmp_path_factory.mktemp("client")
+        (client / "client.crt").write_text("not used over http\n")
+        (client / ("client-%s.key" % key_token)).write_text("not used over http\n")
         yield {"name": name, "auth": auth, "password": password, "token": token,
-               "credential_id": credential.id, "credential_secret": credential.secret, "ac_token": ac_token}
+               "credential_id": credential.id, "credential_secret": credential.secret, "ac_token": ac_token,
+               "keystone_token": as_user.auth_token, "client_cert": str(client / "client.crt"),
+               "client_key": str(client / ("client-%s.key" % key_token)), "key_token": key_token}
     finally:
         cloud.identity.delete_user(user, ignore_missing=True)  # its application credentials go with it
 
@@ -120,6 +127,10 @@ def _secret_play(sandbox, user):
             "auth_url": user["auth"]["auth_url"], "application_credential_id": user["credential_id"],
             "application_credential_secret": user["credential_secret"]}, auth_type="v3applicationcredential"),
         "wrong_password": _inline(sandbox, dict(user["auth"], password=wrong)),
+        "token": _inline(sandbox, {
+            "auth_url": user["auth"]["auth_url"], "token": user["keystone_token"], "project_name": "admin",
+            "project_domain_name": "Default"}, auth_type="v3token"),
+        "client_key": _inline(sandbox, user["auth"], cert=user["client_cert"], key=user["client_key"]),
         "typo_auth_type": _inline(sandbox, user["auth"], auth_type="passwrod"),
         "auth_not_a_dict": _inline(sandbox, notadict),
     }
@@ -134,20 +145,26 @@ def _secret_play(sandbox, user):
         task("password", cloud="{{ clouds.password }}"),
         task("application_credential", cloud="{{ clouds.application_credential }}"),
         task("auth_option", cloud="osbox", auth="{{ auth_option }}"),
+        task("token", cloud="{{ clouds.token }}"),
+        task("client_key", cloud="{{ clouds.client_key }}"),
+        task("client_key_option", cloud="{{ clouds.password }}", client_cert=user["client_cert"],
+             client_key="{{ client_key }}"),
         task("wrong_password", ignore=True, cloud="{{ clouds.wrong_password }}"),
         task("unsupported_option", ignore=True, cloud="{{ clouds.password }}", bogus=1),
         task("typo_auth_type", ignore=True, cloud="{{ clouds.typo_auth_type }}"),
         task("auth_not_a_dict", ignore=True, cloud="{{ clouds.auth_not_a_dict }}"),
         {"name": "registered results", "ansible.builtin.debug": {"var": "[r_password, r_application_credential, "
-                                                                        "r_auth_option, r_wrong_password, "
+                                                                        "r_auth_option, r_token, r_client_key, "
+                                                                        "r_client_key_option, r_wrong_password, "
                                                                         "r_unsupported_option, r_typo_auth_type, "
                                                                         "r_auth_not_a_dict]"}},
     ]
     # in a file, as from a vault: at -vvvv ansible-playbook prints the -e values of its command line
-    extra_vars = {"clouds": clouds, "auth_option": {"username": user["name"], "password": user["password"]}}
+    extra_vars = {"clouds": clouds, "auth_option": {"username": user["name"], "password": user["password"]},
+                  "client_key": user["client_key"]}
     # each secret, and a part of it without quotes (a JSON or repr escape must not hide a leak)
     secrets = [user["password"], user["token"], user["credential_secret"], user["ac_token"], wrong,
-               wrong_token, notadict]
+               wrong_token, notadict, user["keystone_token"], user["keystone_token"][8:40], user["key_token"]]
     return tasks, extra_vars, secrets
 
 
@@ -168,9 +185,9 @@ def test_no_form_of_the_connection_arguments_prints_a_secret(ansible, sandbox, s
     run = ansible(tasks=tasks, playbook_args=_vars_file(tmp_path, extra_vars))
     _assert_no_secret(run.output, secrets, "the results")
     results = dict((name, run.task(index)) for index, name in enumerate(
-        ["password", "application_credential", "auth_option", "wrong_password", "unsupported_option",
-         "typo_auth_type", "auth_not_a_dict"]))
-    for name in ("password", "application_credential", "auth_option"):
+        ["password", "application_credential", "auth_option", "token", "client_key", "client_key_option",
+         "wrong_password", "unsupported_option", "typo_auth_type", "auth_not_a_dict"]))
+    for name in ("password", "application_credential", "auth_option", "token", "client_key", "client_key_option"):
         assert not results[name].get("failed"), results[name]
         assert results[name]["agents"] == []
     auth = secret_user["auth"]

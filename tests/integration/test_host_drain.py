@@ -2,6 +2,7 @@
 
 What moved is read back from Nova (openstacksdk), not taken from what the module said.
 """
+import datetime
 import json
 import os
 import re
@@ -155,6 +156,18 @@ def test_states_nova_cannot_move_are_reported_not_skipped(ansible, cloud, boot):
     assert "other_states=leave" in accepted.output
 
 
+def test_a_drain_keeps_the_reason_someone_else_disabled_the_host_with_and_says_so(ansible, cloud, disable_service):
+    disable_service(HOST, "RMA-77 bad DIMM")
+    run = ansible(tasks=[task("host_drain", host=HOST, **FAST)])
+    assert run.rc == 0, run.output
+    result = run.task()
+    assert result["service"]["disabled_reason"] == "RMA-77 bad DIMM"
+    assert any(w.startswith("%s stays disabled by someone else (reason 'RMA-77 bad DIMM'): that reason is kept"
+                            % HOST) for w in result["warnings"]), result["warnings"]
+    svc = service(cloud, HOST)
+    assert (svc.status, svc.disabled_reason) == ("disabled", "RMA-77 bad DIMM")
+
+
 def test_unknown_host_is_a_clear_error(ansible):
     run = ansible(tasks=[task("host_drain", host="fake-compute")])
     assert run.rc != 0
@@ -205,6 +218,22 @@ def test_force_down_of_a_host_with_a_recent_heartbeat_needs_fenced(ansible, clou
     assert fenced.task()["service"]["disabled_reason"].startswith("osops:host_evacuate ")
     svc = service(cloud, host)
     assert (svc.status, svc.is_forced_down) == ("enabled", False)
+
+
+def test_force_down_of_a_host_silent_for_service_down_time_goes_ahead_without_fenced(ansible, cloud, frozen):
+    host = NEIGHBOUR
+
+    def silent_for():
+        updated = datetime.datetime.fromisoformat(service(cloud, host).updated_at.rstrip("Z"))
+        return (datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - updated).total_seconds()
+    with frozen("nova-compute-%s" % host):          # no heartbeat any more, as a dead host
+        wait_until(lambda: silent_for() > 12, "the heartbeat to age", timeout=60)
+        run = ansible(tasks=[task("host_evacuate", host=host, force_down=True, service_down_time=10, **FAST)],
+                      check=True)
+    assert run.rc == 0, run.output
+    assert run.task()["service"]["forced_down"] is True
+    svc = service(cloud, host)
+    assert (svc.status, svc.is_forced_down) == ("enabled", False)     # check mode
 
 
 def test_destination_host_takes_everything(server_host, ansible, cloud, boot):
@@ -277,7 +306,7 @@ def pause_nova_api(seconds):
                             stderr=subprocess.STDOUT, text=True)
 
 
-def test_a_nova_api_outage_mid_drain_is_ridden_out(ansible, cloud, boot, tmp_path):
+def test_a_nova_api_outage_mid_drain_and_mid_return_is_ridden_out(ansible, cloud, boot, tmp_path):
     servers = boot([(HOST, "ACTIVE")] * 3)
     progress = tmp_path / "progress.jsonl"
     thread, out = in_background(ansible, tasks=[task("host_drain", host=HOST, concurrency=1,
@@ -299,6 +328,25 @@ def test_a_nova_api_outage_mid_drain_is_ridden_out(ansible, cloud, boot, tmp_pat
     # it may fail only for servers of other tests that nova cannot move
     assert run.rc == 0 or not any(s.id in run.task()["msg"] for s in servers), run.output
     assert [line["done"] for line in progress_lines(progress)] == list(range(len(records) + 1))
+
+    # the same outage in the middle of the return
+    enabled = ansible(tasks=[task("compute_service", host=HOST, status="enabled")])
+    assert enabled.rc == 0, enabled.output
+    back_progress = tmp_path / "back.jsonl"
+    thread, out = in_background(ansible, tasks=[task("host_return", host=HOST, instances=mine, concurrency=1,
+                                                     progress_file=str(back_progress), **FAST)])
+    try:
+        wait_until(lambda: len(progress_lines(back_progress)) >= 2, "the first move home to end")
+        assert len(progress_lines(back_progress)) - 1 < 3
+        outage = pause_nova_api(10)
+        output = outage.communicate(timeout=300)[0]
+    finally:
+        thread.join()
+    assert outage.returncode == 0, output
+    back = out["run"]
+    assert back.rc == 0, back.output
+    assert all(r["result"] == "moved" for r in back.task()["instances"]), back.task()["instances"]
+    assert set(s.id for s in servers) <= set(servers_on(cloud, HOST))
 
 
 def test_an_api_that_stays_away_fails_with_every_record_and_the_moves_still_running(ansible, cloud, boot, tmp_path):

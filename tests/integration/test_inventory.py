@@ -282,14 +282,14 @@ def unsafe_node(system):
     bm.delete_node(node)
 
 
-def test_servers_live_in_their_own_name_space_and_unsafe_names_are_made_safe(tmp_path, cloud, unsafe_node):
-    """A tenant naming a server like a hypervisor gets neither its name nor its vars; a name
-    from an API never walks out of host_vars/."""
+def test_servers_live_in_their_own_name_space_and_unsafe_names_are_made_safe(tmp_path, cloud, nodes, unsafe_node):
+    """A tenant naming a server like a hypervisor or an Ironic node gets neither its name nor its
+    vars; a name from an API never walks out of host_vars/."""
     image = cloud.image.find_image("tiny")
     flavor = cloud.compute.find_flavor("m1.tiny")
     servers = [cloud.compute.create_server(name=name, image_id=image.id, flavor_id=flavor.id,
                                            networks="none", host="fake-compute-2")
-               for name in ("fake-compute-2", "../../x y")]
+               for name in ("fake-compute-2", "../../x y", BM_PREFIX + "avail")]
     try:
         for server in servers:
             cloud.compute.wait_for_server(server, wait=120, interval=1)
@@ -303,7 +303,9 @@ def test_servers_live_in_their_own_name_space_and_unsafe_names_are_made_safe(tmp
         compute2 = hostvars["fake-compute-2"]
         assert compute2["osops_kind"] == "hypervisor" and compute2["osops_hypervisor_id"] == hv.id
         assert compute2["ansible_host"] == hv.host_ip and "osops_server_id" not in compute2
-        for server, display_name in zip(servers, ("fake-compute-2", "../../x y")):
+        node = hostvars[BM_PREFIX + "avail"]
+        assert node["osops_ironic"]["uuid"] == nodes["avail"].id and "osops_server_id" not in node
+        for server, display_name in zip(servers, ("fake-compute-2", "../../x y", BM_PREFIX + "avail")):
             name = "server-" + server.id
             assert hostvars[name]["osops_server_name"] == display_name
             assert hostvars[name]["osops_server_id"] == server.id and hostvars[name]["osops_kind"] == "server"
@@ -318,6 +320,8 @@ def test_servers_live_in_their_own_name_space_and_unsafe_names_are_made_safe(tmp
         warning = " ".join(proc.stderr.split())
         assert ("tenant server 'fake-compute-2' (id %s, project %s) has the name of infrastructure host "
                 "'fake-compute-2'" % (servers[0].id, servers[0].project_id)) in warning, proc.stderr
+        assert ("tenant server '%s' (id %s, project %s) has the name of infrastructure host '%s'" % (
+            BM_PREFIX + "avail", servers[2].id, servers[2].project_id, BM_PREFIX + "avail")) in warning, proc.stderr
     finally:
         for server in servers:
             cloud.compute.delete_server(server)

@@ -307,6 +307,7 @@ def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
     assert run.returncode != 0
     out = run.stdout
     BROKEN["stdout"] = out
+    BROKEN["records"] = _moved_off("fake-compute-2")
     assert "ovs_upgrade STOPPED on fake-compute-2" in out, out[-6000:]
     assert "fake-compute-2 stays DISABLED in Nova" in out
     assert "the hosts after this one were not touched" in out
@@ -324,6 +325,12 @@ def test_a_broken_package_on_the_second_host_stops_the_rollout(hosts, cloud):
     assert _restart_time(hosts, "fake-compute-3") == third_restart
     assert services["fake-compute-3"].status == "enabled"
     assert not _migrations_from(cloud, "fake-compute-3", since)
+
+
+def _moved_off(node):
+    """The ids the drain records of ``node`` (kept on the controller, ovs_upgrade_send_home false) say moved off it."""
+    with open(os.path.join(os.environ["HOME"], ".osops", "ovs-upgrade-%s.json" % node)) as handle:
+        return sorted(r["id"] for r in json.load(handle) if r["result"] == "moved" and r["origin"] == node)
 
 
 def test_the_rerun_the_failure_advises_is_accepted(hosts, cloud):
@@ -346,3 +353,5 @@ def test_the_rerun_the_failure_advises_is_accepted(hosts, cloud):
     assert hosts.sh("fake-compute-2", "ovs-vsctl --if-exists get Open_vSwitch . other_config:flow-restore-wait") == ""
     assert hosts.sh("fake-compute-2", "ovs-vsctl list-ports br-int").split() == ["patch-ex", "tap-vm1", "tap-vm2"]
     assert "cookie=0x5a" in hosts.sh("fake-compute-2", "ovs-ofctl dump-flows br-int")
+    # the rerun found the host empty; the earlier runs' records are kept, so every instance can go home
+    assert BROKEN["records"] and _moved_off("fake-compute-2") == BROKEN["records"]

@@ -10,8 +10,10 @@ LOCK=${OSBOX_LOCK:-$SRC/requirements-lock.txt}
 # after a 2 s sleep meets a closed socket (RemoteDisconnected)
 # gthread waits at stop for idle keep-alive connections (haproxy keeps some to every server) up to
 # the graceful timeout: 30 s by default, which made every API restart wait 20 s for the SIGKILL
+# request lines up to Apache's 8190 (gunicorn's 4094 refuses nova's port queries for a page of ~100
+# servers, 150 device_ids each: servers/detail then answers 500)
 G=(--no-control-socket --workers 1 --threads 4 --worker-class gthread --timeout 120 --keep-alive 75
-   --graceful-timeout 5)
+   --graceful-timeout 5 --limit-request-line 8190)
 # the gunicorn APIs; OSBOX_API_REPLICAS="127.0.0.2 ..." runs a second copy of each on that address
 # (NAME@ADDRESS), as a second controller behind a load balancer
 APIS="keystone placement glance neutron nova-api cinder-api"
