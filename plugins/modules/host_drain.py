@@ -17,8 +17,9 @@ description:
     away, O(concurrency) at a time.
   - V(ACTIVE) and V(PAUSED) instances are live-migrated, V(SHUTOFF) ones cold-migrated and
     the migration confirmed (they stay shut off). Instances in any other state are never
-    skipped silently; O(other_states) says what happens to them. An instance nova is busy with
-    (a move a stopped drain started) is waited for, up to O(instance_timeout) seconds, first.
+    skipped silently; O(other_states) says what happens to them. An instance that an earlier,
+    stopped run of the same host was still moving is waited for, up to O(instance_timeout)
+    seconds, before the plan is made.
   - The host is matched exactly; draining C(compute-1) never touches C(compute-10).
   - One instance that cannot be moved does not stop the others (see O(stop_on_failure)); the
     module fails at the end when any instance is still on the host, returns every record and
@@ -218,6 +219,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._compute import owne
 from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     NOT_STARTED,
     STILL_ON_HOST,
+    STILL_RUNNING,
     capacity_message,
     drain_method,
     fit_instances,
@@ -269,7 +271,7 @@ class HostDrainModule(MovesModule):
                 self.fail("Every entry of previous_instances needs an id; pass the instances an earlier "
                           "host_drain returned.")
         previous = self.earlier_records() + p["previous_instances"]
-        servers = self.at_rest_on(host, servers_on_host(self.compute, host))
+        servers = self.at_rest_on(host, servers_on_host(self.compute, host), previous)
         records = self.records = self.records_for(servers, host, drain_method, "migrate", p["destination_host"])
         self.place(records, servers, destinations)
 
@@ -308,10 +310,12 @@ class HostDrainModule(MovesModule):
         self.report(records, "off %s" % host, " %s stays disabled." % host if not self.check_mode else "",
                     changed=changed)
 
-    def at_rest_on(self, host, servers):
-        """``servers`` once nova is done with those it is busy with (a move a killed drain started
-        ends elsewhere); those that left ``host`` meanwhile are left out."""
-        busy = [server["id"] for server in servers if server["task_state"]]
+    def at_rest_on(self, host, servers, previous):
+        """``servers``, once nova is done with those an earlier run was still moving when it
+        stopped (that move ends elsewhere); those that left ``host`` meanwhile are left out. Other
+        busy instances are not waited for here: the moves ask again for them (BUSY)."""
+        moving = set(r.get("id") for r in previous if r.get("result") == STILL_RUNNING and r.get("origin") == host)
+        busy = [server["id"] for server in servers if server["task_state"] and server["id"] in moving]
         if not busy:
             return servers
         now = servers_at_rest(self.compute, busy, self.params["instance_timeout"], self.params["poll_interval"])
