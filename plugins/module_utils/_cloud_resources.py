@@ -11,39 +11,23 @@ per resource.
 
 from __future__ import annotations
 
-try:
-    from openstack import exceptions as sdk_exceptions
-except ImportError:  # reported by CloudModule._check_sdk
-    sdk_exceptions = None
 
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 from ansible_collections.osops.toolkit.plugins.module_utils._drift import BLOCK_STORAGE_TYPES
-
-SERVERS_MICROVERSION = "2.65"
-
 
 def has_block_storage(conn):
     return bool(conn.has_service("block-storage"))
 
 
 def list_servers(compute, project_id=None):
-    servers, marker = [], None
-    while True:
-        params = {"all_tenants": "1", "limit": 1000}
-        if project_id:
-            params["project_id"] = project_id
-        if marker:
-            params["marker"] = marker
-        response = compute.get("/servers/detail", params=params, microversion=SERVERS_MICROVERSION)
-        sdk_exceptions.raise_from_response(response)
-        page = response.json()["servers"]
-        servers += [{
-            "id": s["id"], "name": s.get("name"), "project_id": s.get("tenant_id"), "status": s.get("status"),
-            "task_state": s.get("OS-EXT-STS:task_state"), "host": s.get("OS-EXT-SRV-ATTR:host"),
-            "created_at": s.get("created"), "updated": s.get("updated"),
-        } for s in page]
-        if len(page) < 1000:
-            return servers
-        marker = page[-1]["id"]
+    params = {"all_tenants": "1"}
+    if project_id:
+        params["project_id"] = project_id
+    return [{
+        "id": s["id"], "name": s.get("name"), "project_id": s.get("tenant_id"), "status": s.get("status"),
+        "task_state": s.get("OS-EXT-STS:task_state"), "host": s.get("OS-EXT-SRV-ATTR:host"),
+        "created_at": s.get("created"), "updated": s.get("updated"),
+    } for s in api.paged(compute, "/servers/detail", "servers", params, api.NOVA_MOVES, page_size=1000)]
 
 
 def _network(items, **extra):

@@ -18,10 +18,8 @@ from __future__ import annotations
 import datetime
 import re
 
-try:
-    from openstack import exceptions as sdk_exceptions
-except ImportError:  # reported by CloudModule._check_sdk
-    sdk_exceptions = None
+
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 
 SERVICE_FIELDS = ("status", "disabled_reason", "forced_down")
 
@@ -186,9 +184,7 @@ def update_compute_service(compute, service, body):
     The SDK's update_service only sends fields that differ from what it holds, but Nova wants
     ``status`` in the same request as a new ``disabled_reason``.
     """
-    response = compute.put("/os-services/%s" % service.id, json=body, microversion="2.53")
-    sdk_exceptions.raise_from_response(response)
-    return response.json()["service"]
+    return api.put(compute, "/os-services/%s" % service.id, body, api.NOVA_SERVICES).json()["service"]
 
 
 def service_to_dict(service):

@@ -16,6 +16,7 @@ try:
 except ImportError:  # reported by CloudModule._check_sdk
     sdk_exceptions = None
 
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule, sdk_error_message
 from ansible_collections.osops.toolkit.plugins.module_utils._compute import (
     find_compute_service,
@@ -39,7 +40,6 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     unsuccessful,
 )
 from ansible_collections.osops.toolkit.plugins.module_utils._nova_moves import (
-    MOVES_MICROVERSION,
     ApiUnavailable,
     MoveError,
     NovaMoves,
@@ -116,7 +116,7 @@ class MovesModule(CloudModule):
         if problem:
             self.fail("progress_file %s cannot be written (%s); point it at a writable file or leave it "
                       "unset. Nothing was changed." % (p["progress_file"], problem))
-        self.require_microversion(self.conn.compute, MOVES_MICROVERSION, "Moving instances between hosts")
+        self.require_microversion(self.conn.compute, api.NOVA_MOVES, "Moving instances between hosts")
 
     def source_service(self, host):
         """The nova-compute service of ``host`` as a dict; fails clearly when there is none."""

@@ -16,14 +16,9 @@ import collections
 import concurrent.futures
 import hashlib
 import re
-from urllib.parse import parse_qs, urlparse
 
-# Before 2.88 the hypervisor listing carries the compute node's own vcpus/memory/disk
-# figures; from 2.88 on they are only in placement, which has no bulk call for them.
-HYPERVISOR_MICROVERSION = "2.87"
-SERVICE_MICROVERSION = "2.53"
-SERVER_MICROVERSION = "2.47"
-IRONIC_MICROVERSION = "1.50"   # conductor_group (1.46) and owner (1.50) in node listings
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
+
 PAGE_SIZE = 1000
 
 NODE_FIELDS = (
@@ -59,37 +54,6 @@ class RequestCounter(object):
         self.requests = 0
 
 
-def _get_json(proxy, path, microversion, counter, params=None):
-    from openstack import exceptions as sdk_exceptions
-    response = proxy.get(path, params=params, microversion=microversion)
-    counter.requests += 1
-    sdk_exceptions.raise_from_response(response)
-    return response.json()
-
-
-def _paged(proxy, path, key, microversion, counter, params=None):
-    """All items of a marker-paginated listing (Nova ``*_links``, Ironic ``next``)."""
-    params = dict(params or {}, limit=PAGE_SIZE)
-    items = []
-    while True:
-        body = _get_json(proxy, path, microversion, counter, params)
-        page = body.get(key) or []
-        items.extend(page)
-        next_marker = _next_marker(body, key)
-        if not page or next_marker is None:
-            return items
-        params = dict(params, marker=next_marker)
-
-
-def _next_marker(body, key):
-    links = body.get(key + "_links") or []
-    next_url = body.get("next") or next((link["href"] for link in links if link.get("rel") == "next"), None)
-    if not next_url:
-        return None
-    markers = parse_qs(urlparse(next_url).query).get("marker")
-    return markers[0] if markers else None
-
-
 def fetch_cloud(conn, system_conn, sources, include_servers, counter, max_workers=None):
     """Everything the inventory needs from one cloud, as plain JSON.
 
@@ -102,9 +66,8 @@ def fetch_cloud(conn, system_conn, sources, include_servers, counter, max_worker
     if "nova" in sources:
         chains.append(lambda: _nova_listings(_opened(conn).compute, include_servers, counter))
     if "ironic" in sources:
-        chains.append(lambda: {"nodes": _paged(_opened(system_conn).baremetal, "/nodes", "nodes",
-                                               IRONIC_MICROVERSION, counter,
-                                               {"fields": ",".join(NODE_FIELDS)})})
+        chains.append(lambda: {"nodes": _listed(_opened(system_conn).baremetal, "/nodes", "nodes", api.IRONIC_NODES,
+                                                counter, {"fields": ",".join(NODE_FIELDS)})})
     data = {"hypervisors": [], "services": [], "aggregates": [], "nodes": [], "servers": []}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers or max(1, len(chains))) as pool:
         for part in pool.map(lambda chain: chain(), chains):
@@ -143,16 +106,21 @@ def _opened(conn):
 
 def _nova_listings(compute, include_servers, counter):
     listed = {
-        "services": _get_json(compute, "/os-services", SERVICE_MICROVERSION, counter,
-                              {"binary": "nova-compute"})["services"],
-        "hypervisors": _paged(compute, "/os-hypervisors/detail", "hypervisors", HYPERVISOR_MICROVERSION,
-                              counter, {"with_servers": "true"}),
-        "aggregates": _get_json(compute, "/os-aggregates", SERVICE_MICROVERSION, counter)["aggregates"],
+        "services": api.get_json(compute, "/os-services", {"binary": "nova-compute"}, api.NOVA_SERVICES,
+                                 counter=counter)["services"],
+        "hypervisors": _listed(compute, "/os-hypervisors/detail", "hypervisors", api.NOVA_HYPERVISOR_SERVERS,
+                               counter, {"with_servers": "true"}),
+        "aggregates": api.get_json(compute, "/os-aggregates", microversion=api.NOVA_SERVICES,
+                                   counter=counter)["aggregates"],
     }
     if include_servers:
-        listed["servers"] = _paged(compute, "/servers/detail", "servers", SERVER_MICROVERSION, counter,
-                                   {"all_tenants": "1"})
+        listed["servers"] = _listed(compute, "/servers/detail", "servers", api.NOVA_SERVER_LIST, counter,
+                                    {"all_tenants": "1"})
     return listed
+
+
+def _listed(proxy, path, key, microversion, counter, params):
+    return list(api.paged(proxy, path, key, params, microversion, page_size=PAGE_SIZE, counter=counter))
 
 
 def redact(value):

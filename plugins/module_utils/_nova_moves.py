@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import email.utils
 import time
-from urllib.parse import parse_qs, urlsplit
 
 try:
     from keystoneauth1 import exceptions as ksa_exceptions
@@ -26,6 +25,7 @@ except ImportError:  # reported by CloudModule._check_sdk
     ksa_exceptions = sdk_exceptions = sdk_utils = None
     _SDKException = Exception
 
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 from ansible_collections.osops.toolkit.plugins.module_utils._compute import service_from_json
 from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     BUSY,
@@ -34,14 +34,6 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drain import (
     drain_method,
 )
 
-# 2.65: abort of queued live migrations; 2.59: migration list paging and changes-since;
-# 2.56: cold migration to a given host; 2.53: hypervisors and services by UUID.
-MOVES_MICROVERSION = "2.65"
-# 1.27: provider summaries with every resource class, not only the requested ones;
-# 1.22: forbidden traits (leave out disabled computes)
-ALLOCATION_CANDIDATES_MICROVERSION = "1.27"
-# 2.84: instance action events carry the error message in "details"
-ACTION_DETAILS_MICROVERSION = "2.84"
 
 _RUNNING, _CONFIRM, _DONE, _FAILED = "running", "confirm", "done", "failed"
 _PHASES = {
@@ -137,39 +129,15 @@ class RetryingApi(object):
             delay = min(delay * 2, self.max_delay)
 
 
-def _next_marker(links):
-    """The marker of the ``next`` link of a paged nova list, or None on the last page."""
-    for link in links or []:
-        if link.get("rel") == "next":
-            return (parse_qs(urlsplit(link.get("href") or "").query).get("marker") or [None])[0]
-    return None
-
-
 def _pages(compute, path, key, params=None):
-    """Every item of a paged nova list, following its ``<key>_links`` next links.
-
-    Nova caps a page at its ``[api] max_limit`` whatever limit was asked, so the length of a
-    page says nothing about whether it is the last; only a next link does.
-    """
-    params = dict(params or {})
-    seen = set()
-    while True:
-        body = _get(compute, path, params=params).json()
-        yield from body[key]
-        marker = _next_marker(body.get(key + "_links"))
-        if not marker or marker in seen:
-            return
-        seen.add(marker)
-        params["marker"] = marker
+    return api.paged(compute, path, key, params, api.NOVA_MOVES)
 
 
-def _get(compute, path, params=None, microversion=MOVES_MICROVERSION):
-    response = compute.get(path, params=params, microversion=microversion)
-    sdk_exceptions.raise_from_response(response)
-    return response
+def _get(compute, path, params=None, microversion=api.NOVA_MOVES):
+    return api.get(compute, path, params, microversion)
 
 
-def _action(compute, server_id, body, microversion=MOVES_MICROVERSION):
+def _action(compute, server_id, body, microversion=api.NOVA_MOVES):
     response = compute.post("/servers/%s/action" % server_id, json=body, microversion=microversion)
     sdk_exceptions.raise_from_response(response)
 
@@ -229,7 +197,7 @@ def server_view(body):
 
 def get_server(compute, server_id):
     """The server as a dict, or None when it no longer exists."""
-    response = compute.get("/servers/%s" % server_id, microversion=MOVES_MICROVERSION)
+    response = compute.get("/servers/%s" % server_id, microversion=api.NOVA_MOVES)
     if response.status_code == 404:
         return None
     sdk_exceptions.raise_from_response(response)
@@ -272,7 +240,7 @@ def free_capacity(compute, placement, hosts):
     response = placement.get(
         "/allocation_candidates", params={"resources": "VCPU:1,MEMORY_MB:1",
                                           "required": "!COMPUTE_STATUS_DISABLED"},
-        microversion=ALLOCATION_CANDIDATES_MICROVERSION)
+        microversion=api.PLACEMENT_CANDIDATES)
     sdk_exceptions.raise_from_response(response)
     free = {}
     for provider, summary in response.json()["provider_summaries"].items():
@@ -296,7 +264,7 @@ def instance_demands(compute, placement, host, servers):
         if hv.get("service", {}).get("host") != host:
             continue
         response = placement.get("/resource_providers/%s/allocations" % hv["id"],
-                                 microversion="1.14")
+                                 microversion=api.PLACEMENT)
         if response.status_code == 404:
             continue
         sdk_exceptions.raise_from_response(response)
@@ -431,7 +399,7 @@ class NovaMoves(object):
         if migration is None:
             return "; nova had not started it yet"
         response = self.compute.delete("/servers/%s/migrations/%s" % (record["id"], migration["id"]),
-                                       microversion=MOVES_MICROVERSION)
+                                       microversion=api.NOVA_MOVES)
         sdk_exceptions.raise_from_response(response)
         return "; nova was asked to abort live migration %s" % migration["id"]
 
@@ -454,8 +422,8 @@ class NovaMoves(object):
 
     def _reason(self, record):
         """The error nova recorded in the instance's newest action, when it shows one."""
-        microversion = ACTION_DETAILS_MICROVERSION \
-            if sdk_utils.supports_microversion(self.compute, ACTION_DETAILS_MICROVERSION) else MOVES_MICROVERSION
+        microversion = api.NOVA_ACTION_DETAILS \
+            if sdk_utils.supports_microversion(self.compute, api.NOVA_ACTION_DETAILS) else api.NOVA_MOVES
         try:
             actions = _get(self.compute, "/servers/%s/os-instance-actions" % record["id"],
                            params={"limit": 1}, microversion=microversion).json()["instanceActions"]

@@ -266,12 +266,9 @@ from ansible_collections.osops.toolkit.plugins.module_utils._capacity import (
 )
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule
 from ansible_collections.osops.toolkit.plugins.module_utils._hypervisors import resource_view
-from ansible_collections.osops.toolkit.plugins.module_utils._infra import RequestCounter, _get_json, _paged
+from ansible_collections.osops.toolkit.plugins.module_utils._infra import RequestCounter
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 
-COMPUTE_MICROVERSION = "2.53"     # hypervisors and services by UUID, paginated hypervisors
-FLAVOR_MICROVERSION = "2.61"      # extra_specs in the flavor listing
-PLACEMENT_MICROVERSION = "1.14"   # provider trees
-TRAITS_MICROVERSION = "1.22"      # forbidden traits in ?required=
 FORMATS = ("json", "csv", "html")
 
 
@@ -300,17 +297,21 @@ class CapacityReportModule(CloudModule):
         counter = RequestCounter()
 
         compute = self.conn.compute
-        self.require_microversion(compute, FLAVOR_MICROVERSION, "Reading flavors with their extra specs")
-        hypervisors = _paged(compute, "/os-hypervisors/detail", "hypervisors", COMPUTE_MICROVERSION, counter)
-        services = _get_json(compute, "/os-services", COMPUTE_MICROVERSION, counter, {"binary": "nova-compute"})["services"]
-        aggregates = _get_json(compute, "/os-aggregates", COMPUTE_MICROVERSION, counter)["aggregates"]
-        flavors = _paged(compute, "/flavors/detail", "flavors", FLAVOR_MICROVERSION, counter, {"is_public": "None"})
+        self.require_microversion(compute, api.NOVA_FLAVOR_EXTRA_SPECS, "Reading flavors with their extra specs")
+        hypervisors = list(api.paged(compute, "/os-hypervisors/detail", "hypervisors", microversion=api.NOVA_SERVICES,
+                                     counter=counter))
+        services = api.get_json(compute, "/os-services", {"binary": "nova-compute"}, api.NOVA_SERVICES,
+                                counter=counter)["services"]
+        aggregates = api.get_json(compute, "/os-aggregates", microversion=api.NOVA_SERVICES, counter=counter)["aggregates"]
+        flavors = list(api.paged(compute, "/flavors/detail", "flavors", {"is_public": "None"}, api.NOVA_FLAVOR_EXTRA_SPECS,
+                                 counter=counter))
         selected, missing = select_flavors(flavors, p["flavors"])
         if missing:
             self.fail("No flavor named %s; known: %s." % (", ".join(missing), ", ".join(sorted(f["name"] for f in flavors))))
 
         placement = self.conn.placement
-        providers = _get_json(placement, "/resource_providers", PLACEMENT_MICROVERSION, counter)["resource_providers"]
+        providers = api.get_json(placement, "/resource_providers", microversion=api.PLACEMENT,
+                                 counter=counter)["resource_providers"]
         hv_ids = set(hv["id"] for hv in hypervisors)
         tree = dict((hv_id, []) for hv_id in hv_ids)
         other = []
@@ -337,8 +338,10 @@ class CapacityReportModule(CloudModule):
         placement = self.conn.placement
 
         def one(uuid):
-            inventories = _optional_json(placement, "/resource_providers/%s/inventories" % uuid, counter)
-            usages = _optional_json(placement, "/resource_providers/%s/usages" % uuid, counter)
+            inventories = api.get_json(placement, "/resource_providers/%s/inventories" % uuid,
+                                       microversion=api.PLACEMENT, missing_ok=True, counter=counter)
+            usages = api.get_json(placement, "/resource_providers/%s/usages" % uuid, microversion=api.PLACEMENT,
+                                  missing_ok=True, counter=counter)
             if inventories is None:
                 return uuid, None
             return uuid, resource_view(inventories.get("inventories", {}), (usages or {}).get("usages", {}))
@@ -353,15 +356,15 @@ class CapacityReportModule(CloudModule):
         if not names:
             return None
         # placement refuses a query that names a trait it does not know
-        known = set(_get_json(self.conn.placement, "/traits", TRAITS_MICROVERSION, counter,
-                              {"name": "in:" + ",".join(sorted(names))})["traits"])
+        known = set(api.get_json(self.conn.placement, "/traits", {"name": "in:" + ",".join(sorted(names))},
+                                 api.PLACEMENT_TRAITS, counter=counter)["traits"])
         query = trait_query(request, known)
         if query is None:
             return set()   # a required trait no provider can have
         if not query:
             return None
-        found = _get_json(self.conn.placement, "/resource_providers", TRAITS_MICROVERSION, counter,
-                          {"required": query})["resource_providers"]
+        found = api.get_json(self.conn.placement, "/resource_providers", {"required": query}, api.PLACEMENT_TRAITS,
+                             counter=counter)["resource_providers"]
         return set(rp["uuid"] for rp in found)
 
     def write_files(self, report, outputs):
@@ -398,16 +401,6 @@ class CapacityReportModule(CloudModule):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-
-
-def _optional_json(proxy, path, counter):
-    from openstack import exceptions as sdk_exceptions
-    response = proxy.get(path, microversion=PLACEMENT_MICROVERSION)
-    counter.requests += 1
-    if response.status_code == 404:
-        return None
-    sdk_exceptions.raise_from_response(response)
-    return response.json()
 
 
 def main():

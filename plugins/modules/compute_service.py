@@ -196,6 +196,7 @@ diff:
            "after": {"status": "disabled", "disabled_reason": "maintenance", "forced_down": false}}
 """
 
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule
 from ansible_collections.osops.toolkit.plugins.module_utils._compute import (
     OWNER_PATTERN,
@@ -235,7 +236,7 @@ class ComputeServiceModule(CloudModule):
             self.fail("owner %r must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
                       "or digit." % p["owner"])
         compute = self.conn.compute
-        self.require_microversion(compute, "2.53", "Updating a compute service by id")
+        self.require_microversion(compute, api.NOVA_SERVICES, "Updating a compute service by id")
 
         service = find_compute_service(compute, p["host"], p["binary"])
         if service is None:

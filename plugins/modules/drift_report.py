@@ -154,7 +154,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._drift import (
     orphans,
     stuck_servers,
 )
-from ansible_collections.osops.toolkit.plugins.module_utils._placement import placement_get
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 
 CHECKS = ["orphans", "ghost_ports", "stuck_servers", "orphan_allocations", "disabled_hosts"]
 
@@ -195,19 +195,21 @@ class DriftReportModule(CloudModule):
         if "orphan_allocations" in checks:
             report["orphan_allocations"] = self.orphan_allocations(server_ids)
         if "disabled_hosts" in checks:
-            response = self.conn.compute.get("/os-services", params={"binary": "nova-compute"}, microversion="2.53")
-            services = [service_from_json(s) for s in response.json()["services"]]
+            services = [service_from_json(s) for s in api.get_json(
+                self.conn.compute, "/os-services", {"binary": "nova-compute"}, api.NOVA_SERVICES)["services"]]
             report["disabled_hosts"] = disabled_hosts(services, now, p["disabled_after_days"])
 
         self.results.update(report=report, counts=counts(report), unavailable=skipped)
 
     def orphan_allocations(self, server_ids):
-        migrations = self.conn.compute.get("/os-migrations", params={"limit": 1000}, microversion="2.59").json()
-        consumers = live_consumers(server_ids, migrations["migrations"])
-        providers = placement_get(self.conn, "/resource_providers")["resource_providers"]
+        migrations = list(api.paged(self.conn.compute, "/os-migrations", "migrations", microversion=api.NOVA_MIGRATIONS))
+        consumers = live_consumers(server_ids, migrations)
+        providers = api.get_json(self.conn.placement, "/resource_providers",
+                                 microversion=api.PLACEMENT)["resource_providers"]
 
         def allocations(provider):
-            found = placement_get(self.conn, "/resource_providers/%s/allocations" % provider["uuid"])
+            found = api.get_json(self.conn.placement, "/resource_providers/%s/allocations" % provider["uuid"],
+                                 microversion=api.PLACEMENT, missing_ok=True)
             return provider["uuid"], (found or {}).get("allocations", {})
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.params["max_workers"])) as pool:
             by_provider = dict(pool.map(allocations, providers))

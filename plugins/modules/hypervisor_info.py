@@ -184,7 +184,7 @@ from ansible_collections.osops.toolkit.plugins.module_utils._hypervisors import 
     resource_view,
     summarize,
 )
-from ansible_collections.osops.toolkit.plugins.module_utils._placement import placement_get
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 
 
 class HypervisorInfoModule(CloudModule):
@@ -201,7 +201,7 @@ class HypervisorInfoModule(CloudModule):
     def run(self):
         p = self.params
         compute = self.conn.compute
-        self.require_microversion(compute, "2.53", "Listing hypervisors with their servers")
+        self.require_microversion(compute, api.NOVA_SERVICES, "Listing hypervisors with their servers")
         hypervisors = [_hypervisor_dict(hv) for hv in compute.hypervisors(details=True, with_servers=True)]
         services = [service_to_dict(s) for s in compute.services(binary="nova-compute")]
         aggregates = [_aggregate_dict(a) for a in compute.aggregates()]
@@ -216,8 +216,10 @@ class HypervisorInfoModule(CloudModule):
         self.results["summary"] = summarize(records)
 
     def _placement_resources(self, provider_id):
-        inventories = placement_get(self.conn, "/resource_providers/%s/inventories" % provider_id)
-        usages = placement_get(self.conn, "/resource_providers/%s/usages" % provider_id)
+        inventories = api.get_json(self.conn.placement, "/resource_providers/%s/inventories" % provider_id,
+                                   microversion=api.PLACEMENT, missing_ok=True)
+        usages = api.get_json(self.conn.placement, "/resource_providers/%s/usages" % provider_id,
+                              microversion=api.PLACEMENT, missing_ok=True)
         if inventories is None:
             return {}
         return resource_view(inventories.get("inventories", {}), (usages or {}).get("usages", {}))

@@ -134,6 +134,7 @@ diff:
 
 import datetime
 
+from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud import CloudModule
 from ansible_collections.osops.toolkit.plugins.module_utils._cloud_resources import has_block_storage
 from ansible_collections.osops.toolkit.plugins.module_utils._karma import (
@@ -146,10 +147,6 @@ from ansible_collections.osops.toolkit.plugins.module_utils._karma import (
     write_tags,
 )
 
-try:
-    from openstack import exceptions as sdk_exceptions
-except ImportError:  # reported by CloudModule._check_sdk
-    sdk_exceptions = None
 
 
 class QuotaKarmaModule(CloudModule):
@@ -218,30 +215,25 @@ class QuotaKarmaModule(CloudModule):
     def usage(self, project_id, services):
         """{service: {key: {"limit": n, "in_use": n}}} for the services asked."""
         found = {}
-        compute = self._json(self.conn.compute.get("/os-quota-sets/%s/detail" % project_id))["quota_set"]
+        compute = api.get_json(self.conn.compute, "/os-quota-sets/%s/detail" % project_id)["quota_set"]
         found["compute"] = dict((k, {"limit": v["limit"], "in_use": v["in_use"]})
                                 for k, v in compute.items() if isinstance(v, dict))
-        network = self._json(self.conn.network.get("/quotas/%s/details.json" % project_id))["quota"]
+        network = api.get_json(self.conn.network, "/quotas/%s/details.json" % project_id)["quota"]
         found["network"] = dict((k, {"limit": v["limit"], "in_use": v["used"]}) for k, v in network.items())
         if "volume" in services:
-            volume = self._json(self.conn.block_storage.get("/os-quota-sets/%s?usage=true" % project_id))["quota_set"]
+            volume = api.get_json(self.conn.block_storage, "/os-quota-sets/%s" % project_id,
+                                  {"usage": "true"})["quota_set"]
             found["volume"] = dict((k, {"limit": v["limit"], "in_use": v["in_use"]})
                                    for k, v in volume.items() if isinstance(v, dict))
         return found
 
     def set_quotas(self, service, project_id, limits):
         if service == "compute":
-            response = self.conn.compute.put("/os-quota-sets/%s" % project_id, json={"quota_set": limits})
+            api.put(self.conn.compute, "/os-quota-sets/%s" % project_id, {"quota_set": limits})
         elif service == "network":
-            response = self.conn.network.put("/quotas/%s.json" % project_id, json={"quota": limits})
+            api.put(self.conn.network, "/quotas/%s.json" % project_id, {"quota": limits})
         else:
-            response = self.conn.block_storage.put("/os-quota-sets/%s" % project_id, json={"quota_set": limits})
-        self._json(response)
-
-    @staticmethod
-    def _json(response):
-        sdk_exceptions.raise_from_response(response)
-        return response.json()
+            api.put(self.conn.block_storage, "/os-quota-sets/%s" % project_id, {"quota_set": limits})
 
 
 def main():

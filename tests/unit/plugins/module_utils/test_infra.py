@@ -260,7 +260,7 @@ def test_pagination_follows_next_links_and_counts_requests(monkeypatch):
     monkeypatch.setattr(_infra, "PAGE_SIZE", 3)
     proxy = _Proxy([{"id": "h%d" % i} for i in range(7)])
     counter = RequestCounter()
-    items = _infra._paged(proxy, "/os-hypervisors/detail", "hypervisors", "2.87", counter)
+    items = _infra._listed(proxy, "/os-hypervisors/detail", "hypervisors", "2.87", counter, {})
     assert [i["id"] for i in items] == ["h%d" % i for i in range(7)]
     assert counter.requests == 3
     assert [c.get("marker") for c in proxy.calls] == [None, "h2", "h5"]
