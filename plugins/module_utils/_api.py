@@ -91,8 +91,7 @@ def paged(proxy, path, key, params=None, microversion=None, page_size=None, coun
     while True:
         body = get_json(proxy, path, params=params, microversion=microversion, counter=counter)
         page = body.get(key) or []
-        for item in page:
-            yield item
+        yield from page
         marker = next_marker(body, key)
         if not page or not marker or marker in seen:
             return

@@ -11,9 +11,9 @@ per resource.
 
 from __future__ import annotations
 
-
 from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 from ansible_collections.osops.toolkit.plugins.module_utils._drift import BLOCK_STORAGE_TYPES
+
 
 def has_block_storage(conn):
     return bool(conn.has_service("block-storage"))

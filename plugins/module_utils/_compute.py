@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 import re
 
-
 from ansible_collections.osops.toolkit.plugins.module_utils import _api as api
 
 SERVICE_FIELDS = ("status", "disabled_reason", "forced_down")

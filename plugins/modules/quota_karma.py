@@ -148,7 +148,6 @@ from ansible_collections.osops.toolkit.plugins.module_utils._karma import (
 )
 
 
-
 class QuotaKarmaModule(CloudModule):
     argument_spec = dict(
         policy=dict(type="dict", required=True),
