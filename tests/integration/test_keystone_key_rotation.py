@@ -232,6 +232,9 @@ def test_refusals_change_nothing_and_name_the_cause(ansible, pair):
     assert run.rc != 0
     assert "max_active_keys 3 is 11 short" in messages(run), messages(run)
 
+    run = run_role(ansible, pair, keystone_keys_force=True, keystone_keys_members=["ks-a"])
+    assert run.rc != 0 and "ks-b is in the play but not a member of the Keystone nodes (ks-a)" in messages(run)
+
     run = run_role(ansible, pair, keystone_keys_resync_from="ks-c")
     assert run.rc != 0 and "ks-c (keystone_keys_resync_from or keystone_keys_rotate_on) is not one of the Keystone nodes" in messages(run)
 
